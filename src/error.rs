@@ -1,0 +1,397 @@
+//! The crate's one error type, and the mapping from HTTP responses onto it.
+//!
+//! QuantConnect reports most failures as HTTP 200 with `{"success": false, "errors": [...]}`,
+//! authentication failures as HTTP 401 or as an `errors` entry starting `Hash doesn't match`
+//! or `UserID not valid`, and proxies in front of it answer with HTML pages. Every one of
+//! these becomes an [`Error`]; none comes back as `Ok`.
+
+use std::{fmt, path::PathBuf};
+
+/// Every way a call can fail.
+///
+/// Messages name the operation (QuantConnect's operation id, e.g. `readAgentTask`) and never
+/// contain the API token, its hash or the request's headers.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered `success: false`: it understood the request and refused it.
+    #[error("{operation}: QuantConnect refused the request (HTTP {status}): {}", ErrorList(errors))]
+    Api {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The HTTP status, usually 200.
+        status: u16,
+        /// The server's `errors`, as sent (may be empty).
+        errors: Vec<String>,
+    },
+
+    /// The server rejected the credentials or the request's timestamp.
+    #[error(
+        "{operation}: authentication failed ({detail}); check the user id and API token \
+         (QC_USER_ID / QC_API_TOKEN or ~/.lean/credentials) and that this machine's clock is \
+         right: QuantConnect rejects a signature whose timestamp is more than 7200 s old"
+    )]
+    Authentication {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The HTTP status: 401, or 200 with a `Hash doesn't match` / `UserID not valid` error.
+        status: u16,
+        /// What the server said.
+        detail: String,
+    },
+
+    /// The server said `success: true` but left out the object the operation returns.
+    #[error("{operation}: the response says success but has no `{field}`")]
+    MissingPayload {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The JSON key that was expected, e.g. `task`.
+        field: &'static str,
+    },
+
+    /// An HTTP status the API does not document (a proxy's 502, an empty 500, ...).
+    #[error("{operation}: unexpected HTTP status {status}: {excerpt}")]
+    UnexpectedStatus {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, cleaned up for display.
+        excerpt: String,
+    },
+
+    /// A body that is not the JSON the spec describes (HTML, truncated, a wrong type).
+    #[error("{operation}: the response (HTTP {status}) could not be decoded: {source}; body: {excerpt}")]
+    InvalidResponse {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// The start of the body, cleaned up for display.
+        excerpt: String,
+        /// What the decoder said.
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// The request or the response did not make it across the network (connection refused,
+    /// reset, timed out, body cut short). For a request that changes something (create,
+    /// prompt, update, stop, delete) the outcome is unknown: it may have taken effect.
+    #[error("{operation}: network error: {source}")]
+    Transport {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The underlying error.
+        #[source]
+        source: reqwest::Error,
+    },
+
+    /// The request could not be built from the arguments (a required field not set).
+    #[error("{operation}: invalid request: {detail}")]
+    InvalidRequest {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+
+    /// The operation needs an organization id and none was given or configured.
+    #[error(
+        "{operation}: no organization id: set QC_ORGANIZATION_ID, call \
+         Client::with_organization_id, or set it on the request"
+    )]
+    MissingOrganization {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+    },
+
+    /// No credentials could be found.
+    #[error("no QuantConnect credentials: {detail}")]
+    MissingCredentials {
+        /// What was looked for and where.
+        detail: String,
+    },
+
+    /// lean-cli's credentials file exists but cannot be used.
+    #[error("cannot use the credentials file {}: {reason}", path.display())]
+    CredentialsFile {
+        /// The file.
+        path: PathBuf,
+        /// Why not (never the file's content).
+        reason: String,
+    },
+
+    /// The client's configuration is unusable (a malformed base URL, say).
+    #[error("invalid client configuration: {detail}")]
+    Configuration {
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl Error {
+    /// QuantConnect's operation id of the call that failed, when the error comes from a call.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            Error::Api { operation, .. }
+            | Error::Authentication { operation, .. }
+            | Error::MissingPayload { operation, .. }
+            | Error::UnexpectedStatus { operation, .. }
+            | Error::InvalidResponse { operation, .. }
+            | Error::Transport { operation, .. }
+            | Error::InvalidRequest { operation, .. }
+            | Error::MissingOrganization { operation } => Some(operation),
+            Error::MissingCredentials { .. }
+            | Error::CredentialsFile { .. }
+            | Error::Configuration { .. } => None,
+        }
+    }
+
+    /// The HTTP status of the response, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Api { status, .. }
+            | Error::Authentication { status, .. }
+            | Error::UnexpectedStatus { status, .. }
+            | Error::InvalidResponse { status, .. } => Some(*status),
+            Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            _ => None,
+        }
+    }
+
+    /// The server's `errors` list, for [`Error::Api`].
+    pub fn api_errors(&self) -> &[String] {
+        match self {
+            Error::Api { errors, .. } => errors,
+            _ => &[],
+        }
+    }
+}
+
+struct ErrorList<'a>(&'a [String]);
+
+impl fmt::Display for ErrorList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("no reason given");
+        }
+        f.write_str(&self.0.join("; "))
+    }
+}
+
+/// The `success`/`errors` envelope every response carries.
+#[derive(serde::Deserialize)]
+struct BareEnvelope {
+    success: Option<bool>,
+    #[serde(default)]
+    errors: Option<serde_json::Value>,
+}
+
+/// Errors from the server that mean the credentials or the timestamp are wrong
+/// (lean-cli treats the same prefixes so).
+const AUTH_ERROR_PREFIXES: &[&str] = &["Hash doesn't match", "UserID not valid"];
+
+/// The error for a response whose envelope says failure.
+pub(crate) fn failure(operation: &'static str, status: u16, errors: Vec<String>) -> Error {
+    if errors
+        .iter()
+        .any(|e| AUTH_ERROR_PREFIXES.iter().any(|p| e.trim_start().starts_with(p)))
+    {
+        return Error::Authentication {
+            operation,
+            status,
+            detail: errors.join("; "),
+        };
+    }
+    Error::Api {
+        operation,
+        status,
+        errors,
+    }
+}
+
+/// Reads an `errors` value leniently: a list of strings, one string, or anything else shown
+/// as JSON. A failure must not turn into a decoding error because the reason had a new shape.
+fn error_strings(value: Option<serde_json::Value>) -> Vec<String> {
+    match value {
+        None | Some(serde_json::Value::Null) => Vec::new(),
+        Some(serde_json::Value::String(s)) => vec![s],
+        Some(serde_json::Value::Array(items)) => items
+            .into_iter()
+            .map(|item| match item {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            })
+            .collect(),
+        Some(other) => vec![other.to_string()],
+    }
+}
+
+/// For a body that did not decode into the operation's type, or came with an undocumented
+/// status: a failure envelope when it is one, else `None`.
+pub(crate) fn envelope_failure(operation: &'static str, status: u16, body: &[u8]) -> Option<Error> {
+    let envelope: BareEnvelope = serde_json::from_slice(body).ok()?;
+    if envelope.success == Some(true) {
+        return None;
+    }
+    let errors = error_strings(envelope.errors);
+    if envelope.success.is_none() && errors.is_empty() {
+        return None;
+    }
+    Some(failure(operation, status, errors))
+}
+
+/// How many bytes of an unexpected body are read at most, and shown at most.
+pub(crate) const BODY_READ_LIMIT: usize = 64 * 1024;
+const EXCERPT_CHARS: usize = 240;
+
+/// The start of a body, fit for a one-line message: control characters and runs of white
+/// space folded to one space, cut at [`EXCERPT_CHARS`] characters.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    if body.is_empty() {
+        return "(empty body)".to_owned();
+    }
+    let head = &body[..body.len().min(EXCERPT_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let mut out = String::new();
+    let mut chars = 0;
+    let mut last_space = true;
+    for c in text.chars() {
+        if chars == EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_whitespace() || c.is_control() {
+            if !last_space {
+                out.push(' ');
+                chars += 1;
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            chars += 1;
+            last_space = false;
+        }
+    }
+    let trimmed = out.trim_end();
+    if trimmed.len() < out.len() {
+        out.truncate(trimmed.len());
+    }
+    out
+}
+
+/// Maps what the generated client returned onto [`Error`].
+pub(crate) async fn from_progenitor(
+    operation: &'static str,
+    error: progenitor_client::Error<()>,
+) -> Error {
+    use progenitor_client::Error as P;
+    match error {
+        P::InvalidRequest(detail) | P::Custom(detail) => Error::InvalidRequest { operation, detail },
+        P::CommunicationError(source) | P::ResponseBodyError(source) => {
+            Error::Transport { operation, source }
+        }
+        P::InvalidUpgrade(source) => Error::Transport { operation, source },
+        // The only error status the spec documents is 401; progenitor drops its body.
+        P::ErrorResponse(response) => {
+            let status = response.status();
+            let mut detail = format!("HTTP {status}");
+            if let Some(challenge) = response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+            {
+                detail.push_str(", WWW-Authenticate: ");
+                detail.push_str(&excerpt(challenge.as_bytes()));
+            }
+            Error::Authentication {
+                operation,
+                status: status.as_u16(),
+                detail,
+            }
+        }
+        // A 200 whose body is not the operation's JSON: maybe a failure envelope whose other
+        // fields have an unexpected shape, else a broken body.
+        P::InvalidResponsePayload(body, source) => {
+            envelope_failure(operation, 200, &body).unwrap_or_else(|| Error::InvalidResponse {
+                operation,
+                status: 200,
+                excerpt: excerpt(&body),
+                source,
+            })
+        }
+        P::UnexpectedResponse(response) => unexpected_response(operation, response).await,
+    }
+}
+
+async fn unexpected_response(operation: &'static str, mut response: reqwest::Response) -> Error {
+    let status = response.status();
+    let mut body = Vec::new();
+    // Bounded: a hostile or broken server cannot make the client buffer more than this.
+    while body.len() < BODY_READ_LIMIT {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body.truncate(BODY_READ_LIMIT);
+    envelope_failure(operation, status.as_u16(), &body).unwrap_or_else(|| Error::UnexpectedStatus {
+        operation,
+        status: status.as_u16(),
+        excerpt: excerpt(&body),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_errors_are_authentication_errors_that_mention_the_clock() {
+        let err = failure("readAgentTask", 200, vec!["Hash doesn't match.".into()]);
+        assert!(matches!(err, Error::Authentication { status: 200, .. }));
+        let text = err.to_string();
+        assert!(text.contains("clock"), "{text}");
+        assert!(text.contains("Hash doesn't match."), "{text}");
+        let err = failure("readAgentTask", 200, vec!["UserID not valid".into()]);
+        assert!(matches!(err, Error::Authentication { .. }));
+    }
+
+    #[test]
+    fn other_failures_keep_the_servers_errors() {
+        let err = failure("readAgentTask", 200, vec!["Invalid argument".into()]);
+        assert_eq!(err.api_errors(), ["Invalid argument"]);
+        assert_eq!(err.operation(), Some("readAgentTask"));
+        assert_eq!(err.status(), Some(200));
+        assert!(err.to_string().contains("Invalid argument"));
+        let err = failure("readAgentTask", 200, vec![]);
+        assert!(err.to_string().contains("no reason given"));
+    }
+
+    #[test]
+    fn envelopes_are_read_leniently() {
+        let e = envelope_failure("x", 200, br#"{"success":false,"errors":"one"}"#).unwrap();
+        assert_eq!(e.api_errors(), ["one"]);
+        let e = envelope_failure("x", 200, br#"{"success":false,"errors":[1,"two"]}"#).unwrap();
+        assert_eq!(e.api_errors(), ["1", "two"]);
+        let e = envelope_failure("x", 500, br#"{"errors":["boom"]}"#).unwrap();
+        assert_eq!(e.status(), Some(500));
+        assert!(envelope_failure("x", 200, br#"{"success":true}"#).is_none());
+        assert!(envelope_failure("x", 200, b"<html>").is_none());
+        assert!(envelope_failure("x", 200, br#"{"task":1}"#).is_none());
+    }
+
+    #[test]
+    fn excerpts_are_short_single_lines() {
+        assert_eq!(excerpt(b""), "(empty body)");
+        assert_eq!(
+            excerpt(b"<html>\n  <head><title>502 Bad Gateway</title></head>\n</html>\n"),
+            "<html> <head><title>502 Bad Gateway</title></head> </html>"
+        );
+        let long = "x".repeat(10_000);
+        let cut = excerpt(long.as_bytes());
+        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
+        assert!(cut.ends_with('…'));
+        assert_eq!(excerpt(&[0xff, 0xfe, b'a']), "\u{fffd}\u{fffd}a");
+    }
+}

@@ -1,0 +1,41 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod auth;
+mod client;
+pub mod enums;
+pub mod error;
+mod generated;
+
+pub use auth::Credentials;
+pub use client::{
+    Client, ClientBuilder, API_URL_VAR, BETA_BASE_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT, ORGANIZATION_ID_VAR,
+};
+pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
+pub use error::Error;
+
+/// The models of the API, generated from `openapi.yaml`: requests, responses and the
+/// objects they carry ([`types::AgentTask`], [`types::AgentDeployment`],
+/// [`types::AgentConversation`], ...).
+///
+/// Every response field is an `Option` (QuantConnect marks none required) or a collection
+/// that is empty when absent; unknown fields are ignored. Each type derives
+/// `schemars::JsonSchema`, so its schema can be handed to tools. `types::builder` holds a
+/// builder for each, used by [`Client::create_agent_task`] and friends.
+pub mod types {
+    pub use crate::generated::types::*;
+}
+
+/// Signs every request the generated client sends, just before it goes out.
+impl progenitor_client::ClientHooks<Credentials> for generated::Client {
+    async fn pre<E>(
+        &self,
+        request: &mut reqwest::Request,
+        _info: &progenitor_client::OperationInfo,
+    ) -> Result<(), progenitor_client::Error<E>> {
+        auth::sign_request(progenitor_client::ClientInfo::inner(self), request);
+        Ok(())
+    }
+}
