@@ -132,7 +132,9 @@ impl Credentials {
             Some(_) => return Err(bad("`user-id` is neither a string nor a number".into())),
             None => return Err(bad("no `user-id` key".into())),
         };
-        let api_token = file.api_token.ok_or_else(|| bad("no `api-token` key".into()))?;
+        let api_token = file
+            .api_token
+            .ok_or_else(|| bad("no `api-token` key".into()))?;
         let credentials = Credentials::new(user_id.trim(), api_token.trim());
         if credentials.user_id.is_empty() || credentials.api_token.is_empty() {
             return Err(bad("`user-id` or `api-token` is empty".into()));
@@ -326,11 +328,17 @@ mod tests {
 
     #[test]
     fn nothing_configured_is_one_error_naming_both_variables_and_the_file() {
-        let err = Credentials::from_sources(vars(&[]), Some(PathBuf::from("/nonexistent/.lean/credentials")))
-            .unwrap_err();
+        let err = Credentials::from_sources(
+            vars(&[]),
+            Some(PathBuf::from("/nonexistent/.lean/credentials")),
+        )
+        .unwrap_err();
         let text = err.to_string();
         assert!(matches!(err, Error::MissingCredentials { .. }));
-        assert!(text.contains(USER_ID_VAR) && text.contains(API_TOKEN_VAR), "{text}");
+        assert!(
+            text.contains(USER_ID_VAR) && text.contains(API_TOKEN_VAR),
+            "{text}"
+        );
         assert!(text.contains("/nonexistent/.lean/credentials"), "{text}");
     }
 
@@ -340,11 +348,9 @@ mod tests {
         assert!(err.to_string().contains(API_TOKEN_VAR));
         let err = Credentials::from_sources(vars(&[(API_TOKEN_VAR, "t")]), None).unwrap_err();
         assert!(err.to_string().contains(USER_ID_VAR));
-        let err = Credentials::from_sources(
-            vars(&[(USER_ID_VAR, " "), (API_TOKEN_VAR, "t")]),
-            None,
-        )
-        .unwrap_err();
+        let err =
+            Credentials::from_sources(vars(&[(USER_ID_VAR, " "), (API_TOKEN_VAR, "t")]), None)
+                .unwrap_err();
         assert!(err.to_string().contains("empty"));
     }
 

@@ -695,7 +695,12 @@ mod tests {
             normalize_base_url(" http://127.0.0.1:5612/api/v2 ").unwrap(),
             "http://127.0.0.1:5612/api/v2"
         );
-        for bad in ["", "www.quantconnect.com/api/v2", "ftp://x/api/v2", "https://x/api?a=1"] {
+        for bad in [
+            "",
+            "www.quantconnect.com/api/v2",
+            "ftp://x/api/v2",
+            "https://x/api?a=1",
+        ] {
             assert!(
                 matches!(normalize_base_url(bad), Err(Error::Configuration { .. })),
                 "{bad}"
@@ -707,7 +712,10 @@ mod tests {
     fn debug_shows_the_user_but_not_the_token() {
         let client = Client::new(DEFAULT_BASE_URL, Credentials::new("42", "very-secret")).unwrap();
         let text = format!("{client:?}");
-        assert!(text.contains("42") && text.contains(DEFAULT_BASE_URL), "{text}");
+        assert!(
+            text.contains("42") && text.contains(DEFAULT_BASE_URL),
+            "{text}"
+        );
         assert!(!text.contains("very-secret"), "{text}");
     }
 

@@ -191,7 +191,10 @@ mod tests {
     #[test]
     fn values_are_case_sensitive_as_on_the_wire() {
         assert!(DeploymentStatus::from("completed").is_unknown());
-        assert_eq!(DeploymentStatus::from("Completed"), DeploymentStatus::Completed);
+        assert_eq!(
+            DeploymentStatus::from("Completed"),
+            DeploymentStatus::Completed
+        );
     }
 
     #[test]

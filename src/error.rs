@@ -15,7 +15,10 @@ use std::{fmt, path::PathBuf};
 #[non_exhaustive]
 pub enum Error {
     /// The server answered `success: false`: it understood the request and refused it.
-    #[error("{operation}: QuantConnect refused the request (HTTP {status}): {}", ErrorList(errors))]
+    #[error(
+        "{operation}: QuantConnect refused the request (HTTP {status}): {}",
+        ErrorList(errors)
+    )]
     Api {
         /// QuantConnect's operation id.
         operation: &'static str,
@@ -61,7 +64,9 @@ pub enum Error {
     },
 
     /// A body that is not the JSON the spec describes (HTML, truncated, a wrong type).
-    #[error("{operation}: the response (HTTP {status}) could not be decoded: {source}; body: {excerpt}")]
+    #[error(
+        "{operation}: the response (HTTP {status}) could not be decoded: {source}; body: {excerpt}"
+    )]
     InvalidResponse {
         /// QuantConnect's operation id.
         operation: &'static str,
@@ -193,10 +198,11 @@ const AUTH_ERROR_PREFIXES: &[&str] = &["Hash doesn't match", "UserID not valid"]
 
 /// The error for a response whose envelope says failure.
 pub(crate) fn failure(operation: &'static str, status: u16, errors: Vec<String>) -> Error {
-    if errors
-        .iter()
-        .any(|e| AUTH_ERROR_PREFIXES.iter().any(|p| e.trim_start().starts_with(p)))
-    {
+    if errors.iter().any(|e| {
+        AUTH_ERROR_PREFIXES
+            .iter()
+            .any(|p| e.trim_start().starts_with(p))
+    }) {
         return Error::Authentication {
             operation,
             status,
@@ -287,7 +293,9 @@ pub(crate) async fn from_progenitor(
 ) -> Error {
     use progenitor_client::Error as P;
     match error {
-        P::InvalidRequest(detail) | P::Custom(detail) => Error::InvalidRequest { operation, detail },
+        P::InvalidRequest(detail) | P::Custom(detail) => {
+            Error::InvalidRequest { operation, detail }
+        }
         P::CommunicationError(source) | P::ResponseBodyError(source) => {
             Error::Transport { operation, source }
         }
@@ -312,14 +320,13 @@ pub(crate) async fn from_progenitor(
         }
         // A 200 whose body is not the operation's JSON: maybe a failure envelope whose other
         // fields have an unexpected shape, else a broken body.
-        P::InvalidResponsePayload(body, source) => {
-            envelope_failure(operation, 200, &body).unwrap_or_else(|| Error::InvalidResponse {
+        P::InvalidResponsePayload(body, source) => envelope_failure(operation, 200, &body)
+            .unwrap_or_else(|| Error::InvalidResponse {
                 operation,
                 status: 200,
                 excerpt: excerpt(&body),
                 source,
-            })
-        }
+            }),
         P::UnexpectedResponse(response) => unexpected_response(operation, response).await,
     }
 }
