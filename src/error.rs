@@ -164,6 +164,22 @@ impl Error {
         }
     }
 
+    /// Whether the failure is likely to pass if the same read is tried again later: a
+    /// network error (refused, reset, timed out, body cut short) or HTTP 429, 502, 503 or
+    /// 504, whatever the body says. `success: false` at HTTP 200 is a refusal, not transient.
+    ///
+    /// Only reads should be repeated on this basis: a create or prompt that failed with a
+    /// network error may have taken effect.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Transport { .. } => true,
+            Error::UnexpectedStatus { status, .. } | Error::Api { status, .. } => {
+                matches!(status, 429 | 502 | 503 | 504)
+            }
+            _ => false,
+        }
+    }
+
     /// The server's `errors` list, for [`Error::Api`].
     pub fn api_errors(&self) -> &[String] {
         match self {
@@ -373,6 +389,24 @@ mod tests {
         assert!(err.to_string().contains("Invalid argument"));
         let err = failure("readAgentTask", 200, vec![]);
         assert!(err.to_string().contains("no reason given"));
+    }
+
+    #[test]
+    fn only_network_errors_and_overload_statuses_are_transient() {
+        let status = |status| Error::UnexpectedStatus {
+            operation: "x",
+            status,
+            excerpt: String::new(),
+        };
+        for transient in [429, 502, 503, 504] {
+            assert!(status(transient).is_transient(), "{transient}");
+        }
+        for permanent in [400, 404, 500, 501] {
+            assert!(!status(permanent).is_transient(), "{permanent}");
+        }
+        assert!(!failure("x", 200, vec!["Invalid argument".into()]).is_transient());
+        assert!(!failure("x", 200, vec!["Hash doesn't match.".into()]).is_transient());
+        assert!(failure("x", 503, vec!["busy".into()]).is_transient());
     }
 
     #[test]

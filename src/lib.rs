@@ -7,6 +7,7 @@ mod client;
 pub mod enums;
 pub mod error;
 mod generated;
+pub mod wait;
 
 pub use auth::Credentials;
 pub use client::{
