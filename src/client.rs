@@ -297,15 +297,19 @@ impl Client {
 
     /// Check that the API credentials are valid.
     ///
-    /// `POST /authenticate` (operation `authenticate`). Verifies the user id, the token and
-    /// this machine's clock in one cheap call.
+    /// `POST /authenticate` (operation `authenticate`) with the body `{}`, as QuantConnect's
+    /// guide sends it. Verifies the user id, the token and this machine's clock in one cheap
+    /// call.
     ///
     /// # Errors
     /// [`Error::Authentication`] when the server rejects the credentials or the timestamp;
     /// see [`Error`] for the rest.
     pub async fn authenticate(&self) -> Result<(), Error> {
         const OP: &str = "authenticate";
-        checked(OP, self.api.authenticate().send()).await.map(drop)
+        let body = types::AuthenticateRequest(serde_json::Map::new());
+        checked(OP, self.api.authenticate().body(body).send())
+            .await
+            .map(drop)
     }
 
     // --- agents ----------------------------------------------------------------------
