@@ -85,6 +85,11 @@ impl Credentials {
         &self.user_id
     }
 
+    /// The API token itself, for a tool that must hand it on or redact it. Never log it.
+    pub fn expose_api_token(&self) -> &str {
+        &self.api_token
+    }
+
     /// Credentials from the environment, as lean-cli finds them.
     ///
     /// `QC_USER_ID` and `QC_API_TOKEN` when both are set; otherwise the file lean-cli's

@@ -1,0 +1,50 @@
+//! Generates, from the workspace's `openapi.yaml`, the same code the crate's own build
+//! generates, so the xtask can decode recordings into the generated types without linking
+//! the crate: a spec edit that breaks the crate's hand-written code must not stop the
+//! xtask from saying which recording and field disagree with it.
+//!
+//! If generation fails, the xtask still builds (without the types) and `validate` reports
+//! the failure as a finding.
+
+#[path = "../build/codegen.rs"]
+mod codegen;
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let spec_path =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../openapi.yaml");
+    println!("cargo:rerun-if-changed={}", spec_path.display());
+    println!("cargo:rerun-if-changed=../build/codegen.rs");
+    println!("cargo::rustc-check-cfg=cfg(generated_types)");
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+
+    let generated = fs::read_to_string(&spec_path)
+        .map_err(|e| format!("{}: {e}", spec_path.display()))
+        .and_then(|text| codegen::parse(&text))
+        .and_then(|spec| codegen::generate(&spec));
+    match generated {
+        Ok(code) => {
+            let file = syn::parse_file(&code).expect("generated code parses");
+            let types = file
+                .items
+                .iter()
+                .find(|item| matches!(item, syn::Item::Mod(m) if m.ident == "types"))
+                .expect("progenitor generates a `types` module");
+            let types = prettyplease::unparse(&syn::File {
+                shebang: None,
+                attrs: Vec::new(),
+                items: vec![types.clone()],
+            });
+            fs::write(out.join("types.rs"), types).unwrap();
+            fs::write(out.join("generated.rs"), code).unwrap();
+            fs::write(out.join("generation-error.txt"), "").unwrap();
+            println!("cargo:rustc-cfg=generated_types");
+        }
+        Err(error) => {
+            fs::write(out.join("types.rs"), "").unwrap();
+            fs::write(out.join("generated.rs"), "").unwrap();
+            fs::write(out.join("generation-error.txt"), error).unwrap();
+        }
+    }
+}
