@@ -7,6 +7,8 @@ mod client;
 pub mod enums;
 pub mod error;
 mod generated;
+#[cfg(feature = "simulator")]
+pub mod simulator;
 pub mod wait;
 
 pub use auth::Credentials;

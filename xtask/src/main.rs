@@ -587,3 +587,71 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod simulator_tests {
+    use quantconnect_agents::simulator::{Schedule, Simulator};
+
+    use super::*;
+
+    /// The whole lifecycle against the simulator, recorded as `cargo xtask record` records
+    /// QuantConnect, and every exchange validated against openapi.yaml: the simulator cannot
+    /// drift from the spec.
+    #[tokio::test]
+    async fn every_simulator_response_matches_the_spec() {
+        let sim = Simulator::builder()
+            .schedule(Schedule {
+                in_queue: std::time::Duration::from_millis(200),
+                running: std::time::Duration::from_millis(500),
+                failure: None,
+            })
+            .start()
+            .await
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let target = record::Target {
+            base_url: sim.base_url(),
+            user_id: sim.credentials().user_id().to_owned(),
+            api_token: sim.credentials().expose_api_token().to_owned(),
+            organization_id: sim.organization_id().to_owned(),
+            agent_id: 47,
+        };
+        let written = record::record_with(target, dir.path(), std::time::Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(written.len(), 19);
+        let spec = spec::Spec::parse(include_str!("../../openapi.yaml")).unwrap();
+        let mut operations = std::collections::BTreeSet::new();
+        for path in &written {
+            let doc: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            operations.insert(doc["operation"].as_str().unwrap().to_owned());
+            let recording = recordings::Recording {
+                file: path.display().to_string(),
+                doc,
+            };
+            let found = recordings::check(&spec, &recording);
+            assert!(found.is_empty(), "{found:#?}");
+        }
+        assert_eq!(
+            operations.len(),
+            18,
+            "every operation exercised: {operations:?}"
+        );
+        let last: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(written.last().unwrap()).unwrap())
+                .unwrap();
+        assert_eq!(
+            last["response"]["body"],
+            serde_json::json!({"success": false, "errors": ["Invalid argument"]})
+        );
+        let deployment: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("readAgentDeployment.recorded.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            deployment["response"]["body"]["deployment"]["status"],
+            "Completed"
+        );
+    }
+}
