@@ -22,7 +22,7 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, String> {
     let mut settings = GenerationSettings::new();
     settings
         .with_interface(InterfaceStyle::Builder)
-        .with_inner_type(quote::quote!(crate::auth::Credentials))
+        .with_inner_type(quote::quote!(crate::hooks::Inner))
         .with_hooks(HooksMode::Expected)
         .with_derive("schemars::JsonSchema");
     for (spec_name, rust_type) in OPEN_ENUMS {

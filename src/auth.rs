@@ -4,7 +4,7 @@
 //! numeric user id, the password the lowercase hex SHA-256 of `"{api_token}:{timestamp}"`,
 //! where the timestamp is the current Unix time in seconds, also sent in a `Timestamp`
 //! header. The server rejects timestamps older than 7200 s, so the client signs each request
-//! afresh just before sending it (in progenitor's `pre` hook, see [`sign_request`]).
+//! afresh just before sending it (in progenitor's `pre` hook).
 
 use std::{
     fmt,
@@ -13,7 +13,7 @@ use std::{
 };
 
 use base64::Engine as _;
-use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
+use reqwest::header::{HeaderName, HeaderValue};
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
@@ -216,23 +216,13 @@ impl Credentials {
     }
 }
 
-/// Signs `request` for the current time: sets `Authorization` and `Timestamp`.
-///
-/// Called by the generated client's `pre` hook before every request, so even a request that
-/// is retried or sent long after the client was built carries a fresh timestamp.
-pub fn sign_request(credentials: &Credentials, request: &mut reqwest::Request) {
-    let signature = credentials.sign_now();
-    let headers = request.headers_mut();
-    headers.insert(AUTHORIZATION, signature.authorization);
-    headers.insert(TIMESTAMP_HEADER, HeaderValue::from(signature.timestamp));
-}
-
 /// Where lean-cli keeps its credentials: `~/.lean/credentials`.
 pub fn lean_credentials_path() -> Option<PathBuf> {
     dirs::home_dir().map(|home| home.join(".lean").join("credentials"))
 }
 
-fn unix_now() -> u64 {
+/// The local clock, in Unix seconds.
+pub(crate) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())

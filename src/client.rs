@@ -1,13 +1,15 @@
 //! [`Client`]: every agents endpoint as one method that returns the payload or an [`Error`].
 
-use std::{fmt, future::Future, time::Duration};
+use std::{fmt, future::Future, net::IpAddr, time::Duration};
 
 use progenitor_client::{ClientInfo as _, ResponseValue};
+use tracing::Instrument as _;
 
 use crate::{
     auth::Credentials,
     error::{self, Error},
-    generated,
+    generated, hooks,
+    retry::{Failure, OperationKind, RetryPolicy},
     types::{self, builder},
 };
 
@@ -22,8 +24,12 @@ pub const ORGANIZATION_ID_VAR: &str = "QC_ORGANIZATION_ID";
 
 /// How long the default HTTP client waits for a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long the default HTTP client lets one request take, response body included.
+/// How long one attempt of a request may take, response body included, unless set with
+/// [`ClientBuilder::request_timeout`]. A server that drips bytes cannot hold a call longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How much of a response body the client reads at most, unless set with
+/// [`ClientBuilder::max_response_bytes`]: 32 MiB, far above any documented response.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
 /// A client of QuantConnect's Agents API.
 ///
@@ -46,6 +52,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct Client {
     api: generated::Client,
     organization_id: Option<String>,
+    retry: RetryPolicy,
+    request_timeout: Duration,
 }
 
 impl fmt::Debug for Client {
@@ -54,6 +62,8 @@ impl fmt::Debug for Client {
             .field("base_url", &self.base_url())
             .field("user_id", &self.credentials().user_id())
             .field("organization_id", &self.organization_id)
+            .field("retry", &self.retry)
+            .field("request_timeout", &self.request_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +75,10 @@ pub struct ClientBuilder {
     base_url: String,
     organization_id: Option<String>,
     http: Option<reqwest::Client>,
+    retry: RetryPolicy,
+    request_timeout: Duration,
+    max_response_bytes: usize,
+    allow_insecure_http: bool,
 }
 
 impl ClientBuilder {
@@ -82,11 +96,41 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP client to send requests with, for your own timeouts, proxy or TLS settings.
-    /// By default: [`DEFAULT_CONNECT_TIMEOUT`], [`DEFAULT_TIMEOUT`], and a `User-Agent` of
-    /// `quantconnect-agents/<version>`.
+    /// The HTTP client to send requests with, for your own proxy, TLS or pool settings.
+    /// By default: [`DEFAULT_CONNECT_TIMEOUT`] and a `User-Agent` of
+    /// `quantconnect-agents/<version>`. The request timeout, retries and response bound
+    /// apply whichever client sends.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// How failed requests are retried ([`RetryPolicy::default`] unless set;
+    /// [`RetryPolicy::disabled`] sends every request once). See [`crate::retry`].
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How long one attempt may take, connection and whole response body included
+    /// ([`DEFAULT_TIMEOUT`] unless set). Waiters keep their own overall deadline.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// How many bytes of a response body are read at most ([`DEFAULT_MAX_RESPONSE_BYTES`]
+    /// unless set); a longer body is [`Error::ResponseTooLarge`].
+    pub fn max_response_bytes(mut self, limit: usize) -> Self {
+        self.max_response_bytes = limit;
+        self
+    }
+
+    /// Allows a plain `http://` base URL on a host other than this machine. Off by default:
+    /// over plain HTTP anyone on the path can read the signature and replay it for two
+    /// hours.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
         self
     }
 
@@ -96,26 +140,34 @@ impl ClientBuilder {
     /// [`Error::Configuration`] when the base URL is not an absolute `http` or `https` URL,
     /// or the default HTTP client cannot be built.
     pub fn build(self) -> Result<Client, Error> {
-        let base_url = normalize_base_url(&self.base_url)?;
+        let base_url = normalize_base_url(&self.base_url, self.allow_insecure_http)?;
         let http = match self.http {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-                .timeout(DEFAULT_TIMEOUT)
                 .user_agent(concat!("quantconnect-agents/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| Error::Configuration {
                     detail: format!("cannot build the HTTP client: {e}"),
                 })?,
         };
+        let inner = hooks::Inner::new(self.credentials, self.max_response_bytes);
         Ok(Client {
-            api: generated::Client::new_with_client(&base_url, http, self.credentials),
+            api: generated::Client::new_with_client(&base_url, http, inner),
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
+            retry: self.retry,
+            request_timeout: self.request_timeout,
         })
     }
 }
 
-fn normalize_base_url(base_url: &str) -> Result<String, Error> {
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let trimmed = base_url.trim().trim_end_matches('/');
     let url = reqwest::Url::parse(trimmed).map_err(|e| Error::Configuration {
         detail: format!("base URL `{trimmed}` is not a URL: {e}"),
@@ -128,6 +180,15 @@ fn normalize_base_url(base_url: &str) -> Result<String, Error> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::Configuration {
             detail: format!("base URL `{trimmed}` must not have a query or fragment"),
+        });
+    }
+    let host = url.host_str().unwrap_or_default();
+    if url.scheme() == "http" && !allow_insecure_http && !is_loopback(host) {
+        return Err(Error::Configuration {
+            detail: format!(
+                "base URL `{trimmed}` is plain http on another machine, where the signature can \
+                 be read and replayed: use https, or ClientBuilder::allow_insecure_http(true)"
+            ),
         });
     }
     Ok(trimmed.to_owned())
@@ -175,14 +236,34 @@ async fn checked<T: Envelope>(
     match send.await {
         Ok(response) => {
             let status = response.status().as_u16();
+            let clock_offset = error::clock_offset(response.headers());
             let mut body = response.into_inner();
             if body.success() == Some(true) {
                 Ok(body)
             } else {
-                Err(error::failure(operation, status, body.take_errors()))
+                Err(error::failure(
+                    operation,
+                    status,
+                    body.take_errors(),
+                    clock_offset,
+                ))
             }
         }
         Err(e) => Err(error::from_progenitor(operation, e).await),
+    }
+}
+
+/// The error a caller gets: a write that may have reached the server says that its outcome
+/// is unknown.
+fn finish(kind: OperationKind, failure: Failure, error: Error) -> Error {
+    let maybe_sent = matches!(failure, Failure::TimedOut | Failure::Interrupted)
+        || matches!(error, Error::ResponseTooLarge { .. });
+    match (kind, error) {
+        (OperationKind::Write, error) if maybe_sent => Error::OutcomeUnknown {
+            operation: error.operation().unwrap_or("request"),
+            source: Box::new(error),
+        },
+        (_, error) => error,
     }
 }
 
@@ -219,6 +300,10 @@ impl Client {
             base_url: DEFAULT_BASE_URL.to_owned(),
             organization_id: None,
             http: None,
+            retry: RetryPolicy::default(),
+            request_timeout: DEFAULT_TIMEOUT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_insecure_http: false,
         }
     }
 
@@ -246,8 +331,8 @@ impl Client {
     /// The same client (sharing its connections) for another organization.
     pub fn with_organization_id(&self, organization_id: impl Into<String>) -> Self {
         Client {
-            api: self.api.clone(),
             organization_id: Some(organization_id.into()),
+            ..self.clone()
         }
     }
 
@@ -263,7 +348,84 @@ impl Client {
 
     /// The credentials requests are signed with.
     pub fn credentials(&self) -> &Credentials {
-        self.api.inner()
+        self.api.inner().credentials()
+    }
+
+    /// Sends one operation: each attempt freshly signed and bounded by the request timeout,
+    /// failures retried as the [`RetryPolicy`] says, a rejected signature retried once with
+    /// the clock offset the server's `Date` reveals, all inside one `tracing` span.
+    async fn execute<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
+    where
+        T: Envelope,
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+    {
+        let span = tracing::debug_span!(
+            "quantconnect_agents::request",
+            operation,
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let kind = OperationKind::of(operation);
+        async move {
+            let started = tokio::time::Instant::now();
+            let mut attempt = 0u32;
+            let mut clock_corrected = false;
+            let result = loop {
+                attempt += 1;
+                let outcome =
+                    match tokio::time::timeout(self.request_timeout, checked(operation, send()))
+                        .await
+                    {
+                        Ok(outcome) => outcome,
+                        Err(_) => Err(Error::Timeout {
+                            operation,
+                            after: self.request_timeout,
+                        }),
+                    };
+                let error = match outcome {
+                    Ok(body) => break Ok(body),
+                    Err(error) => error,
+                };
+                tracing::debug!(attempt, status = error.status(), error = %error, "attempt failed");
+                if let Error::Authentication {
+                    clock_offset: Some(offset),
+                    ..
+                } = &error
+                {
+                    // The signature was refused, so nothing happened: safe to resend, once.
+                    let corrected = self.api.inner().clock_offset() + offset;
+                    if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected {
+                        tracing::warn!(
+                            offset_seconds = offset,
+                            "this machine's clock is off the server's; correcting signatures"
+                        );
+                        self.api.inner().set_clock_offset(corrected);
+                        clock_corrected = true;
+                        continue;
+                    }
+                }
+                let failure = Failure::of(&error);
+                match self
+                    .retry
+                    .delay(kind, failure, attempt, crate::wait::random_unit())
+                {
+                    Some(delay) => tokio::time::sleep(delay).await,
+                    None => break Err(finish(kind, failure, error)),
+                }
+            };
+            let span = tracing::Span::current();
+            span.record("attempts", attempt);
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+            match &result {
+                Ok(_) => span.record("status", 200u16),
+                Err(e) => span.record("status", e.status().unwrap_or(0)),
+            };
+            result
+        }
+        .instrument(span)
+        .await
     }
 
     fn organization(&self, operation: &'static str) -> Result<String, Error> {
@@ -280,17 +442,21 @@ impl Client {
         }
     }
 
-    /// Maps a request that could not be built for want of an organization id onto
-    /// [`Error::MissingOrganization`].
-    fn explain_missing_organization(&self, error: Error) -> Error {
-        match error {
-            Error::InvalidRequest { operation, detail }
-                if self.organization_id.is_none() && detail.contains("organization_id") =>
-            {
+    /// The request a builder describes, or why it cannot be built: a missing organization
+    /// id is [`Error::MissingOrganization`], another missing field [`Error::InvalidRequest`].
+    fn request_body<T, B>(&self, operation: &'static str, builder: B) -> Result<T, Error>
+    where
+        T: TryFrom<B>,
+        T::Error: fmt::Display,
+    {
+        T::try_from(builder).map_err(|e| {
+            let detail = e.to_string();
+            if self.organization_id.is_none() && detail.contains("organization_id") {
                 Error::MissingOrganization { operation }
+            } else {
+                Error::InvalidRequest { operation, detail }
             }
-            other => other,
-        }
+        })
     }
 
     // --- authentication --------------------------------------------------------------
@@ -307,7 +473,7 @@ impl Client {
     pub async fn authenticate(&self) -> Result<(), Error> {
         const OP: &str = "authenticate";
         let body = types::AuthenticateRequest(serde_json::Map::new());
-        checked(OP, self.api.authenticate().body(body).send())
+        self.execute(OP, || self.api.authenticate().body(body.clone()).send())
             .await
             .map(drop)
     }
@@ -348,9 +514,10 @@ impl Client {
             builder::CreateAgentRequest::default(),
             builder::CreateAgentRequest::organization_id,
         ));
-        let response = checked(OP, self.api.create_agent().body(body).send())
-            .await
-            .map_err(|e| self.explain_missing_organization(e))?;
+        let body = self.request_body::<types::CreateAgentRequest, _>(OP, body)?;
+        let response = self
+            .execute(OP, || self.api.create_agent().body(body.clone()).send())
+            .await?;
         required(OP, "agent", response.agent)
     }
 
@@ -363,7 +530,9 @@ impl Client {
     pub async fn read_agent(&self, agent_id: i64) -> Result<types::Agent, Error> {
         const OP: &str = "readAgent";
         let body = types::ReadAgentRequest { agent_id };
-        let response = checked(OP, self.api.read_agent().body(body).send()).await?;
+        let response = self
+            .execute(OP, || self.api.read_agent().body(body.clone()).send())
+            .await?;
         required(OP, "agent", response.agent)
     }
 
@@ -381,7 +550,8 @@ impl Client {
     ) -> Result<(), Error> {
         const OP: &str = "updateAgent";
         let body = build(builder::UpdateAgentRequest::default().agent_id(agent_id));
-        checked(OP, self.api.update_agent().body(body).send())
+        let body = self.request_body::<types::UpdateAgentRequest, _>(OP, body)?;
+        self.execute(OP, || self.api.update_agent().body(body.clone()).send())
             .await
             .map(drop)
     }
@@ -395,7 +565,7 @@ impl Client {
     pub async fn delete_agent(&self, agent_id: i64) -> Result<(), Error> {
         const OP: &str = "deleteAgent";
         let body = types::DeleteAgentRequest { agent_id };
-        checked(OP, self.api.delete_agent().body(body).send())
+        self.execute(OP, || self.api.delete_agent().body(body.clone()).send())
             .await
             .map(drop)
     }
@@ -412,7 +582,9 @@ impl Client {
         let body = types::ListAgentsRequest {
             organization_id: self.organization(OP)?,
         };
-        let response = checked(OP, self.api.list_agents().body(body).send()).await?;
+        let response = self
+            .execute(OP, || self.api.list_agents().body(body.clone()).send())
+            .await?;
         Ok(response.agents)
     }
 
@@ -453,9 +625,12 @@ impl Client {
             builder::CreateAgentTaskRequest::default(),
             builder::CreateAgentTaskRequest::organization_id,
         ));
-        let response = checked(OP, self.api.create_agent_task().body(body).send())
-            .await
-            .map_err(|e| self.explain_missing_organization(e))?;
+        let body = self.request_body::<types::CreateAgentTaskRequest, _>(OP, body)?;
+        let response = self
+            .execute(OP, || {
+                self.api.create_agent_task().body(body.clone()).send()
+            })
+            .await?;
         required(OP, "task", response.task)
     }
 
@@ -468,7 +643,9 @@ impl Client {
     pub async fn read_agent_task(&self, task_id: i64) -> Result<types::AgentTask, Error> {
         const OP: &str = "readAgentTask";
         let body = types::ReadAgentTaskRequest { task_id };
-        let response = checked(OP, self.api.read_agent_task().body(body).send()).await?;
+        let response = self
+            .execute(OP, || self.api.read_agent_task().body(body.clone()).send())
+            .await?;
         required(OP, "task", response.task)
     }
 
@@ -487,9 +664,12 @@ impl Client {
     ) -> Result<(), Error> {
         const OP: &str = "updateAgentTask";
         let body = build(builder::UpdateAgentTaskRequest::default().task_id(task_id));
-        checked(OP, self.api.update_agent_task().body(body).send())
-            .await
-            .map(drop)
+        let body = self.request_body::<types::UpdateAgentTaskRequest, _>(OP, body)?;
+        self.execute(OP, || {
+            self.api.update_agent_task().body(body.clone()).send()
+        })
+        .await
+        .map(drop)
     }
 
     /// Delete an agent task.
@@ -501,9 +681,11 @@ impl Client {
     pub async fn delete_agent_task(&self, task_id: i64) -> Result<(), Error> {
         const OP: &str = "deleteAgentTask";
         let body = types::DeleteAgentTaskRequest { task_id };
-        checked(OP, self.api.delete_agent_task().body(body).send())
-            .await
-            .map(drop)
+        self.execute(OP, || {
+            self.api.delete_agent_task().body(body.clone()).send()
+        })
+        .await
+        .map(drop)
     }
 
     /// List the agent tasks of an organization.
@@ -518,7 +700,9 @@ impl Client {
         let body = types::ListAgentTasksRequest {
             organization_id: self.organization(OP)?,
         };
-        let response = checked(OP, self.api.list_agent_tasks().body(body).send()).await?;
+        let response = self
+            .execute(OP, || self.api.list_agent_tasks().body(body.clone()).send())
+            .await?;
         Ok(response.tasks)
     }
 
@@ -539,7 +723,11 @@ impl Client {
     ) -> Result<types::AgentDeployment, Error> {
         const OP: &str = "createAgentDeployment";
         let body = types::CreateAgentDeploymentRequest { task_id };
-        let response = checked(OP, self.api.create_agent_deployment().body(body).send()).await?;
+        let response = self
+            .execute(OP, || {
+                self.api.create_agent_deployment().body(body.clone()).send()
+            })
+            .await?;
         required(OP, "deployment", response.deployment)
     }
 
@@ -557,7 +745,11 @@ impl Client {
         let body = types::ReadAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        let response = checked(OP, self.api.read_agent_deployment().body(body).send()).await?;
+        let response = self
+            .execute(OP, || {
+                self.api.read_agent_deployment().body(body.clone()).send()
+            })
+            .await?;
         required(OP, "deployment", response.deployment)
     }
 
@@ -581,7 +773,11 @@ impl Client {
             deployment_id: deployment_id.to_owned(),
             prompt: prompt.into(),
         };
-        let response = checked(OP, self.api.update_agent_deployment().body(body).send()).await?;
+        let response = self
+            .execute(OP, || {
+                self.api.update_agent_deployment().body(body.clone()).send()
+            })
+            .await?;
         Ok(response.message)
     }
 
@@ -597,7 +793,11 @@ impl Client {
     ) -> Result<Vec<types::AgentDeployment>, Error> {
         const OP: &str = "listAgentDeployments";
         let body = types::ListAgentDeploymentsRequest { task_id };
-        let response = checked(OP, self.api.list_agent_deployments().body(body).send()).await?;
+        let response = self
+            .execute(OP, || {
+                self.api.list_agent_deployments().body(body.clone()).send()
+            })
+            .await?;
         Ok(response.deployments)
     }
 
@@ -613,9 +813,11 @@ impl Client {
         let body = types::StopAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        checked(OP, self.api.stop_agent_deployment().body(body).send())
-            .await
-            .map(drop)
+        self.execute(OP, || {
+            self.api.stop_agent_deployment().body(body.clone()).send()
+        })
+        .await
+        .map(drop)
     }
 
     /// Delete an agent deployment.
@@ -629,9 +831,11 @@ impl Client {
         let body = types::DeleteAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        checked(OP, self.api.delete_agent_deployment().body(body).send())
-            .await
-            .map(drop)
+        self.execute(OP, || {
+            self.api.delete_agent_deployment().body(body.clone()).send()
+        })
+        .await
+        .map(drop)
     }
 
     /// Read the conversation transcript of an agent deployment.
@@ -673,7 +877,11 @@ impl Client {
             deployment_id: deployment_id.to_owned(),
             callable_id,
         };
-        let response = checked(OP, self.api.read_agent_conversation().body(body).send()).await?;
+        let response = self
+            .execute(OP, || {
+                self.api.read_agent_conversation().body(body.clone()).send()
+            })
+            .await?;
         required(OP, "conversation", response.conversation)
     }
 }
@@ -692,11 +900,11 @@ mod tests {
     #[test]
     fn base_urls_are_normalized_and_checked() {
         assert_eq!(
-            normalize_base_url("https://www.quantconnect.com/api/v2/").unwrap(),
+            normalize_base_url("https://www.quantconnect.com/api/v2/", false).unwrap(),
             DEFAULT_BASE_URL
         );
         assert_eq!(
-            normalize_base_url(" http://127.0.0.1:5612/api/v2 ").unwrap(),
+            normalize_base_url(" http://127.0.0.1:5612/api/v2 ", false).unwrap(),
             "http://127.0.0.1:5612/api/v2"
         );
         for bad in [
@@ -706,10 +914,24 @@ mod tests {
             "https://x/api?a=1",
         ] {
             assert!(
-                matches!(normalize_base_url(bad), Err(Error::Configuration { .. })),
+                matches!(
+                    normalize_base_url(bad, false),
+                    Err(Error::Configuration { .. })
+                ),
                 "{bad}"
             );
         }
+        for local in [
+            "http://localhost:5612/api/v2",
+            "http://[::1]:80/api/v2",
+            "http://127.0.0.2/api/v2",
+        ] {
+            assert!(normalize_base_url(local, false).is_ok(), "{local}");
+        }
+        let remote = "http://www.quantconnect.com/api/v2";
+        let err = normalize_base_url(remote, false).unwrap_err();
+        assert!(err.to_string().contains("allow_insecure_http"), "{err}");
+        assert!(normalize_base_url(remote, true).is_ok());
     }
 
     #[test]

@@ -5,7 +5,11 @@
 //! or `UserID not valid`, and proxies in front of it answer with HTML pages. Every one of
 //! these becomes an [`Error`]; none comes back as `Ok`.
 
-use std::{fmt, path::PathBuf};
+use std::{
+    fmt,
+    path::PathBuf,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 /// Every way a call can fail.
 ///
@@ -29,11 +33,7 @@ pub enum Error {
     },
 
     /// The server rejected the credentials or the request's timestamp.
-    #[error(
-        "{operation}: authentication failed ({detail}); check the user id and API token \
-         (QC_USER_ID / QC_API_TOKEN or ~/.lean/credentials) and that this machine's clock is \
-         right: QuantConnect rejects a signature whose timestamp is more than 7200 s old"
-    )]
+    #[error("{operation}: authentication failed ({detail}); {}", ClockAdvice(*clock_offset))]
     Authentication {
         /// QuantConnect's operation id.
         operation: &'static str,
@@ -41,6 +41,9 @@ pub enum Error {
         status: u16,
         /// What the server said.
         detail: String,
+        /// How far the server's clock (its `Date` header) was ahead of this machine's, in
+        /// seconds, when it said so.
+        clock_offset: Option<i64>,
     },
 
     /// The server said `success: true` but left out the object the operation returns.
@@ -61,6 +64,8 @@ pub enum Error {
         status: u16,
         /// The start of the body, cleaned up for display.
         excerpt: String,
+        /// The server's `Retry-After`, if it sent one.
+        retry_after: Option<Duration>,
     },
 
     /// A body that is not the JSON the spec describes (HTML, truncated, a wrong type).
@@ -89,6 +94,38 @@ pub enum Error {
         /// The underlying error.
         #[source]
         source: reqwest::Error,
+    },
+
+    /// No complete answer within the request timeout (see
+    /// [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout)).
+    #[error("{operation}: no complete answer within {after:?}")]
+    Timeout {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The timeout that ran out.
+        after: Duration,
+    },
+
+    /// The response body was longer than the client reads (see
+    /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
+    #[error("{operation}: the response is larger than {limit} bytes; not read further")]
+    ResponseTooLarge {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+    },
+
+    /// A request that changes something (create, prompt, update, stop, delete) was sent, but
+    /// no answer came back: it may or may not have taken effect. It is not repeated
+    /// automatically; check (e.g. list the tasks or deployments) before sending it again.
+    #[error("{operation}: the outcome is unknown, the request may or may not have taken effect: {source}")]
+    OutcomeUnknown {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// What went wrong after the request was sent.
+        #[source]
+        source: Box<Error>,
     },
 
     /// The request could not be built from the arguments (a required field not set).
@@ -144,6 +181,9 @@ impl Error {
             | Error::UnexpectedStatus { operation, .. }
             | Error::InvalidResponse { operation, .. }
             | Error::Transport { operation, .. }
+            | Error::Timeout { operation, .. }
+            | Error::ResponseTooLarge { operation, .. }
+            | Error::OutcomeUnknown { operation, .. }
             | Error::InvalidRequest { operation, .. }
             | Error::MissingOrganization { operation } => Some(operation),
             Error::MissingCredentials { .. }
@@ -160,6 +200,7 @@ impl Error {
             | Error::UnexpectedStatus { status, .. }
             | Error::InvalidResponse { status, .. } => Some(*status),
             Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
+            Error::OutcomeUnknown { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -172,7 +213,7 @@ impl Error {
     /// network error may have taken effect.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Transport { .. } => true,
+            Error::Transport { .. } | Error::Timeout { .. } => true,
             Error::UnexpectedStatus { status, .. } | Error::Api { status, .. } => {
                 matches!(status, 429 | 502 | 503 | 504)
             }
@@ -187,6 +228,64 @@ impl Error {
             _ => &[],
         }
     }
+}
+
+/// The advice an authentication error ends with, from what the server's clock said.
+struct ClockAdvice(Option<i64>);
+
+impl fmt::Display for ClockAdvice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const CREDENTIALS: &str =
+            "check the user id and API token (QC_USER_ID / QC_API_TOKEN or ~/.lean/credentials)";
+        match self.0 {
+            Some(offset) if offset.abs() > CLOCK_TOLERANCE => write!(
+                f,
+                "this machine's clock is {}s {} the server's: set it right (QuantConnect rejects \
+                 signatures whose timestamp is more than 7200 s old), and {CREDENTIALS}",
+                offset.abs(),
+                if offset > 0 { "behind" } else { "ahead of" }
+            ),
+            Some(_) => write!(
+                f,
+                "this machine's clock agrees with the server's, so {CREDENTIALS}"
+            ),
+            None => write!(
+                f,
+                "{CREDENTIALS}, and that this machine's clock is right: QuantConnect rejects \
+                 signatures whose timestamp is more than 7200 s old"
+            ),
+        }
+    }
+}
+
+/// How far, in seconds, the local clock may be off the server's before the client corrects
+/// its signatures.
+pub(crate) const CLOCK_TOLERANCE: i64 = 60;
+
+/// The server's clock minus this machine's, in seconds, from a response's `Date` header.
+pub(crate) fn clock_offset(headers: &reqwest::header::HeaderMap) -> Option<i64> {
+    let date = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    let server = httpdate::parse_http_date(date).ok()?;
+    let server = server.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    let local = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(server - local)
+}
+
+/// A `Retry-After` header: seconds, or an HTTP date.
+pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 struct ErrorList<'a>(&'a [String]);
@@ -212,8 +311,14 @@ struct BareEnvelope {
 /// (lean-cli treats the same prefixes so).
 const AUTH_ERROR_PREFIXES: &[&str] = &["Hash doesn't match", "UserID not valid"];
 
-/// The error for a response whose envelope says failure.
-pub(crate) fn failure(operation: &'static str, status: u16, errors: Vec<String>) -> Error {
+/// The error for a response whose envelope says failure; `clock_offset` is the server's
+/// clock minus ours, when the response said.
+pub(crate) fn failure(
+    operation: &'static str,
+    status: u16,
+    errors: Vec<String>,
+    clock_offset: Option<i64>,
+) -> Error {
     if errors.iter().any(|e| {
         AUTH_ERROR_PREFIXES
             .iter()
@@ -223,6 +328,7 @@ pub(crate) fn failure(operation: &'static str, status: u16, errors: Vec<String>)
             operation,
             status,
             detail: errors.join("; "),
+            clock_offset,
         };
     }
     Error::Api {
@@ -251,7 +357,12 @@ fn error_strings(value: Option<serde_json::Value>) -> Vec<String> {
 
 /// For a body that did not decode into the operation's type, or came with an undocumented
 /// status: a failure envelope when it is one, else `None`.
-pub(crate) fn envelope_failure(operation: &'static str, status: u16, body: &[u8]) -> Option<Error> {
+pub(crate) fn envelope_failure(
+    operation: &'static str,
+    status: u16,
+    body: &[u8],
+    clock_offset: Option<i64>,
+) -> Option<Error> {
     let envelope: BareEnvelope = serde_json::from_slice(body).ok()?;
     if envelope.success == Some(true) {
         return None;
@@ -260,7 +371,7 @@ pub(crate) fn envelope_failure(operation: &'static str, status: u16, body: &[u8]
     if envelope.success.is_none() && errors.is_empty() {
         return None;
     }
-    Some(failure(operation, status, errors))
+    Some(failure(operation, status, errors, clock_offset))
 }
 
 /// How many bytes of an unexpected body are read at most, and shown at most.
@@ -312,10 +423,12 @@ pub(crate) async fn from_progenitor(
         P::InvalidRequest(detail) | P::Custom(detail) => {
             Error::InvalidRequest { operation, detail }
         }
-        P::CommunicationError(source) | P::ResponseBodyError(source) => {
-            Error::Transport { operation, source }
-        }
-        P::InvalidUpgrade(source) => Error::Transport { operation, source },
+        P::CommunicationError(source)
+        | P::ResponseBodyError(source)
+        | P::InvalidUpgrade(source) => match crate::hooks::too_large(&source) {
+            Some(limit) => Error::ResponseTooLarge { operation, limit },
+            None => Error::Transport { operation, source },
+        },
         // The only error status the spec documents is 401; progenitor drops its body.
         P::ErrorResponse(response) => {
             let status = response.status();
@@ -332,11 +445,12 @@ pub(crate) async fn from_progenitor(
                 operation,
                 status: status.as_u16(),
                 detail,
+                clock_offset: clock_offset(response.headers()),
             }
         }
         // A 200 whose body is not the operation's JSON: maybe a failure envelope whose other
         // fields have an unexpected shape, else a broken body.
-        P::InvalidResponsePayload(body, source) => envelope_failure(operation, 200, &body)
+        P::InvalidResponsePayload(body, source) => envelope_failure(operation, 200, &body, None)
             .unwrap_or_else(|| Error::InvalidResponse {
                 operation,
                 status: 200,
@@ -348,7 +462,8 @@ pub(crate) async fn from_progenitor(
 }
 
 async fn unexpected_response(operation: &'static str, mut response: reqwest::Response) -> Error {
-    let status = response.status();
+    let status = response.status().as_u16();
+    let retry_after = retry_after(response.headers());
     let mut body = Vec::new();
     // Bounded: a hostile or broken server cannot make the client buffer more than this.
     while body.len() < BODY_READ_LIMIT {
@@ -358,10 +473,21 @@ async fn unexpected_response(operation: &'static str, mut response: reqwest::Res
         }
     }
     body.truncate(BODY_READ_LIMIT);
-    envelope_failure(operation, status.as_u16(), &body).unwrap_or_else(|| Error::UnexpectedStatus {
+    unexpected(operation, status, retry_after, &body)
+}
+
+/// The error for an undocumented status with (the start of) `body`.
+pub(crate) fn unexpected(
+    operation: &'static str,
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Error {
+    envelope_failure(operation, status, body, None).unwrap_or_else(|| Error::UnexpectedStatus {
         operation,
-        status: status.as_u16(),
-        excerpt: excerpt(&body),
+        status,
+        excerpt: excerpt(body),
+        retry_after,
     })
 }
 
@@ -371,23 +497,28 @@ mod tests {
 
     #[test]
     fn hash_errors_are_authentication_errors_that_mention_the_clock() {
-        let err = failure("readAgentTask", 200, vec!["Hash doesn't match.".into()]);
+        let err = failure(
+            "readAgentTask",
+            200,
+            vec!["Hash doesn't match.".into()],
+            None,
+        );
         assert!(matches!(err, Error::Authentication { status: 200, .. }));
         let text = err.to_string();
         assert!(text.contains("clock"), "{text}");
         assert!(text.contains("Hash doesn't match."), "{text}");
-        let err = failure("readAgentTask", 200, vec!["UserID not valid".into()]);
+        let err = failure("readAgentTask", 200, vec!["UserID not valid".into()], None);
         assert!(matches!(err, Error::Authentication { .. }));
     }
 
     #[test]
     fn other_failures_keep_the_servers_errors() {
-        let err = failure("readAgentTask", 200, vec!["Invalid argument".into()]);
+        let err = failure("readAgentTask", 200, vec!["Invalid argument".into()], None);
         assert_eq!(err.api_errors(), ["Invalid argument"]);
         assert_eq!(err.operation(), Some("readAgentTask"));
         assert_eq!(err.status(), Some(200));
         assert!(err.to_string().contains("Invalid argument"));
-        let err = failure("readAgentTask", 200, vec![]);
+        let err = failure("readAgentTask", 200, vec![], None);
         assert!(err.to_string().contains("no reason given"));
     }
 
@@ -397,6 +528,7 @@ mod tests {
             operation: "x",
             status,
             excerpt: String::new(),
+            retry_after: None,
         };
         for transient in [429, 502, 503, 504] {
             assert!(status(transient).is_transient(), "{transient}");
@@ -404,22 +536,64 @@ mod tests {
         for permanent in [400, 404, 500, 501] {
             assert!(!status(permanent).is_transient(), "{permanent}");
         }
-        assert!(!failure("x", 200, vec!["Invalid argument".into()]).is_transient());
-        assert!(!failure("x", 200, vec!["Hash doesn't match.".into()]).is_transient());
-        assert!(failure("x", 503, vec!["busy".into()]).is_transient());
+        assert!(!failure("x", 200, vec!["Invalid argument".into()], None).is_transient());
+        assert!(!failure("x", 200, vec!["Hash doesn't match.".into()], None).is_transient());
+        assert!(failure("x", 503, vec!["busy".into()], None).is_transient());
     }
 
     #[test]
     fn envelopes_are_read_leniently() {
-        let e = envelope_failure("x", 200, br#"{"success":false,"errors":"one"}"#).unwrap();
+        let e = envelope_failure("x", 200, br#"{"success":false,"errors":"one"}"#, None).unwrap();
         assert_eq!(e.api_errors(), ["one"]);
-        let e = envelope_failure("x", 200, br#"{"success":false,"errors":[1,"two"]}"#).unwrap();
+        let e =
+            envelope_failure("x", 200, br#"{"success":false,"errors":[1,"two"]}"#, None).unwrap();
         assert_eq!(e.api_errors(), ["1", "two"]);
-        let e = envelope_failure("x", 500, br#"{"errors":["boom"]}"#).unwrap();
+        let e = envelope_failure("x", 500, br#"{"errors":["boom"]}"#, None).unwrap();
         assert_eq!(e.status(), Some(500));
-        assert!(envelope_failure("x", 200, br#"{"success":true}"#).is_none());
-        assert!(envelope_failure("x", 200, b"<html>").is_none());
-        assert!(envelope_failure("x", 200, br#"{"task":1}"#).is_none());
+        assert!(envelope_failure("x", 200, br#"{"success":true}"#, None).is_none());
+        assert!(envelope_failure("x", 200, b"<html>", None).is_none());
+        assert!(envelope_failure("x", 200, br#"{"task":1}"#, None).is_none());
+    }
+
+    #[test]
+    fn the_clock_advice_follows_the_measured_offset() {
+        let auth = |clock_offset| Error::Authentication {
+            operation: "authenticate",
+            status: 401,
+            detail: "HTTP 401".into(),
+            clock_offset,
+        };
+        let text = auth(Some(3600)).to_string();
+        assert!(text.contains("3600s behind the server's"), "{text}");
+        let text = auth(Some(-120)).to_string();
+        assert!(text.contains("120s ahead of the server's"), "{text}");
+        let text = auth(Some(2)).to_string();
+        assert!(
+            text.contains("agrees with the server's") && text.contains("QC_API_TOKEN"),
+            "{text}"
+        );
+        let text = auth(None).to_string();
+        assert!(
+            text.contains("clock") && text.contains("QC_API_TOKEN"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut headers = reqwest::header::HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(100));
+        headers.insert(reqwest::header::RETRY_AFTER, later.parse().unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(95) && wait <= Duration::from_secs(100),
+            "{wait:?}"
+        );
+        headers.insert(reqwest::header::RETRY_AFTER, "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
     }
 
     #[test]

@@ -7,6 +7,8 @@ mod client;
 pub mod enums;
 pub mod error;
 mod generated;
+mod hooks;
+pub mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
 pub mod wait;
@@ -29,16 +31,4 @@ pub use error::Error;
 /// builder for each, used by [`Client::create_agent_task`] and friends.
 pub mod types {
     pub use crate::generated::types::*;
-}
-
-/// Signs every request the generated client sends, just before it goes out.
-impl progenitor_client::ClientHooks<Credentials> for generated::Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        _info: &progenitor_client::OperationInfo,
-    ) -> Result<(), progenitor_client::Error<E>> {
-        auth::sign_request(progenitor_client::ClientInfo::inner(self), request);
-        Ok(())
-    }
 }

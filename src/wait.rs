@@ -112,7 +112,7 @@ impl Backoff {
 
 /// A uniform draw from `[0, 1)`, from std's randomly keyed hasher: enough for jitter,
 /// without a dependency.
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let bits = RandomState::new().hash_one(std::time::Instant::now());
     (bits >> 11) as f64 / (1u64 << 53) as f64
 }
@@ -707,6 +707,7 @@ mod tests {
                     operation: "readAgentDeployment",
                     status,
                     excerpt: String::new(),
+                    retry_after: None,
                 }),
                 Answer::Refused => Err(Error::Api {
                     operation: "readAgentDeployment",

@@ -10,7 +10,12 @@ use std::{
 
 use base64::Engine as _;
 use httpmock::prelude::*;
-use quantconnect_agents::{types, Client, Credentials, DeploymentStatus, Error, ProjectPreference};
+use quantconnect_agents::{
+    retry::{OperationKind, RetryPolicy},
+    types,
+    wait::Backoff,
+    Client, Credentials, DeploymentStatus, Error, ProjectPreference,
+};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -200,9 +205,14 @@ fn recording(name: &str) -> Value {
 }
 
 fn client(server: &MockServer) -> Client {
+    client_with(server, RetryPolicy::disabled())
+}
+
+fn client_with(server: &MockServer, retry: RetryPolicy) -> Client {
     Client::builder(Credentials::new(USER_ID, API_TOKEN))
         .base_url(server.url("/api/v2"))
         .organization_id(ORG)
+        .retry_policy(retry)
         .build()
         .unwrap()
 }
@@ -210,6 +220,11 @@ fn client(server: &MockServer) -> Client {
 /// Recomputes the signature from the request's own `Timestamp` header, independently of
 /// the crate's code, and checks that the timestamp is current.
 fn signed(req: &HttpMockRequest) -> bool {
+    signed_for_clock(req, 0)
+}
+
+/// As [`signed`], for a server whose clock is `offset` seconds ahead of this machine's.
+fn signed_for_clock(req: &HttpMockRequest, offset: i64) -> bool {
     let headers = req.headers();
     let Some(timestamp) = headers
         .get("timestamp")
@@ -222,7 +237,7 @@ fn signed(req: &HttpMockRequest) -> bool {
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    if now.abs_diff(timestamp) > 60 {
+    if now.saturating_add_signed(offset).abs_diff(timestamp) > 60 {
         return false;
     }
     let hash: String = Sha256::digest(format!("{API_TOKEN}:{timestamp}"))
@@ -294,6 +309,36 @@ async fn every_operation_sends_its_exact_signed_request_and_decodes_its_recordin
             None => Value::Null,
         };
         assert_eq!(normalized(&payload), expected, "{}: decoded payload", op.id);
+    }
+}
+
+#[tokio::test]
+async fn reads_are_retried_on_overload_and_writes_are_not() {
+    let retry = RetryPolicy::default().backoff(Backoff::new(
+        std::time::Duration::from_millis(1),
+        std::time::Duration::from_millis(2),
+    ));
+    for op in ops() {
+        let server = MockServer::start_async().await;
+        let mock = server
+            .mock_async(|when, then| {
+                when.method(POST).path_prefix("/api/v2/");
+                then.status(503)
+                    .header("content-type", "text/html")
+                    .body(HTML_502);
+            })
+            .await;
+        let err = (op.call)(&client_with(&server, retry)).await.unwrap_err();
+        let expected = match OperationKind::of(op.id) {
+            OperationKind::Read => 3,
+            OperationKind::Write => 1,
+        };
+        mock.assert_calls_async(expected).await;
+        assert!(
+            matches!(err, Error::UnexpectedStatus { status: 503, .. }),
+            "{}: {err:?}",
+            op.id
+        );
     }
 }
 
@@ -640,4 +685,78 @@ async fn each_request_is_signed_with_a_fresh_timestamp_and_sensitive_header() {
     client.authenticate().await.unwrap();
     client.authenticate().await.unwrap();
     mock.assert_calls_async(2).await;
+}
+
+#[tokio::test]
+async fn a_clock_an_hour_slow_is_corrected_from_the_servers_date_and_remembered() {
+    let server = MockServer::start_async().await;
+    let server_now = SystemTime::now() + std::time::Duration::from_secs(3600);
+    let date = httpdate::fmt_http_date(server_now);
+    // The server, an hour ahead, refuses signatures with this machine's time...
+    let refused = server
+        .mock_async(|when, then| {
+            when.method(POST).is_true(|req| signed_for_clock(req, 0));
+            then.status(401)
+                .header("date", date.as_str())
+                .header("www-authenticate", "Basic realm=\"QuantConnect\"");
+        })
+        .await;
+    // ...and accepts them with its own.
+    let accepted = server
+        .mock_async(|when, then| {
+            when.method(POST).is_true(|req| signed_for_clock(req, 3600));
+            then.status(200).json_body(json!({"success": true}));
+        })
+        .await;
+    let client = client(&server);
+    client.authenticate().await.unwrap();
+    refused.assert_calls_async(1).await;
+    accepted.assert_calls_async(1).await;
+    // The offset is kept: the next call is signed right the first time.
+    client.read_agent_task(332).await.unwrap_err(); // {"success": true} without a task
+    refused.assert_calls_async(1).await;
+    accepted.assert_calls_async(2).await;
+}
+
+#[tokio::test]
+async fn a_right_clock_and_a_401_mean_wrong_credentials_and_say_so() {
+    let server = MockServer::start_async().await;
+    let date = httpdate::fmt_http_date(SystemTime::now());
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(401).header("date", date.as_str());
+        })
+        .await;
+    let err = client(&server).authenticate().await.unwrap_err();
+    mock.assert_calls_async(1).await;
+    let text = err.to_string();
+    assert!(
+        text.contains("agrees with the server's") && text.contains("QC_API_TOKEN"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_hash_mismatch_at_200_with_a_skewed_date_is_corrected_too() {
+    let server = MockServer::start_async().await;
+    let date = httpdate::fmt_http_date(SystemTime::now() - std::time::Duration::from_secs(7300));
+    let refused = server
+        .mock_async(|when, then| {
+            when.method(POST).is_true(|req| signed_for_clock(req, 0));
+            then.status(200)
+                .header("date", date.as_str())
+                .json_body(json!({"success": false, "errors": ["Hash doesn't match."]}));
+        })
+        .await;
+    let accepted = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .is_true(|req| signed_for_clock(req, -7300));
+            then.status(200).json_body(json!({"success": true}));
+        })
+        .await;
+    client(&server).authenticate().await.unwrap();
+    refused.assert_calls_async(1).await;
+    accepted.assert_calls_async(1).await;
 }

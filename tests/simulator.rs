@@ -3,10 +3,21 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use quantconnect_agents::{
+    retry::RetryPolicy,
     simulator::{Fault, FaultKind, Schedule, Simulator},
     wait::{Backoff, WaitError},
     Client, Credentials, DeploymentStatus, Error, ProjectPreference,
 };
+
+/// A client of `sim` that sends every request once.
+fn once(sim: &Simulator) -> Client {
+    Client::builder(sim.credentials().clone())
+        .base_url(sim.base_url())
+        .organization_id(sim.organization_id())
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap()
+}
 
 fn quick(failure: Option<&str>) -> Schedule {
     Schedule {
@@ -297,7 +308,7 @@ async fn wrong_credentials_and_old_timestamps_get_401_with_www_authenticate() {
 #[tokio::test]
 async fn faults_hit_only_the_chosen_operations_for_the_chosen_times() {
     let sim = simulator(None).await;
-    let client = sim.client();
+    let client = once(&sim);
     sim.inject(
         Fault::new(FaultKind::Status(503))
             .on("readAgentTask")
@@ -311,6 +322,16 @@ async fn faults_hit_only_the_chosen_operations_for_the_chosen_times() {
     );
     assert!(err.is_transient());
     client.read_agent_task(task_id).await.unwrap();
+
+    // The default client retries the read through one 503.
+    sim.inject(
+        Fault::new(FaultKind::Status(503))
+            .on("readAgentTask")
+            .times(1),
+    );
+    let before = sim.requests().len();
+    sim.client().read_agent_task(task_id).await.unwrap();
+    assert_eq!(sim.requests().len() - before, 2);
 
     sim.inject(Fault::new(FaultKind::HtmlPage(502)).on("listAgentTasks"));
     match client.list_agent_tasks().await.unwrap_err() {
@@ -341,7 +362,7 @@ async fn faults_hit_only_the_chosen_operations_for_the_chosen_times() {
 #[tokio::test]
 async fn a_dropped_connection_is_a_transport_error_and_may_hide_an_effect() {
     let sim = simulator(None).await;
-    let client = sim.client();
+    let client = once(&sim);
     sim.inject(
         Fault::new(FaultKind::DropConnection)
             .on("readAgent")
@@ -349,6 +370,14 @@ async fn a_dropped_connection_is_a_transport_error_and_may_hide_an_effect() {
     );
     let err = client.read_agent(47).await.unwrap_err();
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    // A read is retried through a dropped connection.
+    sim.inject(
+        Fault::new(FaultKind::DropConnection)
+            .on("readAgent")
+            .times(1),
+    );
+    sim.client().read_agent(47).await.unwrap();
+    let client = sim.client();
 
     sim.inject(
         Fault::new(FaultKind::DropConnectionAfterEffect)
@@ -364,7 +393,20 @@ async fn a_dropped_connection_is_a_transport_error_and_may_hide_an_effect() {
         })
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::OutcomeUnknown {
+                operation: "createAgentTask",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("may or may not have taken effect"),
+        "{err}"
+    );
     // The create took effect and was sent exactly once.
     let tasks = client.list_agent_tasks().await.unwrap();
     assert_eq!(tasks.len(), 1);
