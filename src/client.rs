@@ -21,6 +21,8 @@ pub const BETA_BASE_URL: &str = "https://beta.quantconnect.com/api/v2";
 pub const API_URL_VAR: &str = "QC_API_URL";
 /// Environment variable that supplies the organization id.
 pub const ORGANIZATION_ID_VAR: &str = "QC_ORGANIZATION_ID";
+/// Environment variable that sets the request timeout, in seconds.
+pub const REQUEST_TIMEOUT_VAR: &str = "QC_REQUEST_TIMEOUT";
 
 /// How long the default HTTP client waits for a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -195,7 +197,7 @@ fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Strin
 }
 
 /// The generated response types, which all carry the `success`/`errors` envelope.
-trait Envelope {
+pub(crate) trait Envelope {
     fn success(&self) -> Option<bool>;
     fn take_errors(&mut self) -> Vec<String>;
 }
@@ -312,11 +314,12 @@ impl Client {
     /// - credentials: `QC_USER_ID` and `QC_API_TOKEN`, else lean-cli's
     ///   `~/.lean/credentials` (see [`Credentials::from_env`]);
     /// - base URL: `QC_API_URL`, else [`DEFAULT_BASE_URL`];
-    /// - organization: `QC_ORGANIZATION_ID`, if set.
+    /// - organization: `QC_ORGANIZATION_ID`, if set;
+    /// - request timeout: `QC_REQUEST_TIMEOUT` in seconds, else [`DEFAULT_TIMEOUT`].
     ///
     /// # Errors
     /// [`Error::MissingCredentials`] or [`Error::CredentialsFile`] when no credentials can be
-    /// found; [`Error::Configuration`] for a malformed `QC_API_URL`.
+    /// found; [`Error::Configuration`] for a malformed `QC_API_URL` or `QC_REQUEST_TIMEOUT`.
     pub fn from_env() -> Result<Self, Error> {
         let mut builder = Self::builder(Credentials::from_env()?);
         if let Some(url) = non_empty_var(API_URL_VAR) {
@@ -324,6 +327,18 @@ impl Client {
         }
         if let Some(organization_id) = non_empty_var(ORGANIZATION_ID_VAR) {
             builder = builder.organization_id(organization_id);
+        }
+        if let Some(timeout) = non_empty_var(REQUEST_TIMEOUT_VAR) {
+            let seconds = timeout
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .ok_or_else(|| Error::Configuration {
+                    detail: format!(
+                        "{REQUEST_TIMEOUT_VAR} `{timeout}` is not a positive number of seconds"
+                    ),
+                })?;
+            builder = builder.request_timeout(Duration::from_secs_f64(seconds));
         }
         builder.build()
     }

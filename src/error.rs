@@ -87,7 +87,7 @@ pub enum Error {
     /// The request or the response did not make it across the network (connection refused,
     /// reset, timed out, body cut short). For a request that changes something (create,
     /// prompt, update, stop, delete) the outcome is unknown: it may have taken effect.
-    #[error("{operation}: network error: {source}")]
+    #[error("{operation}: network error: {}", Causes(source))]
     Transport {
         /// QuantConnect's operation id.
         operation: &'static str,
@@ -119,7 +119,11 @@ pub enum Error {
     /// A request that changes something (create, prompt, update, stop, delete) was sent, but
     /// no answer came back: it may or may not have taken effect. It is not repeated
     /// automatically; check (e.g. list the tasks or deployments) before sending it again.
-    #[error("{operation}: the outcome is unknown, the request may or may not have taken effect: {source}")]
+    #[error(
+        "{operation}: the outcome is unknown, the request may or may not have taken effect \
+         (check before sending it again): {}",
+        WithoutOperation(source)
+    )]
     OutcomeUnknown {
         /// QuantConnect's operation id.
         operation: &'static str,
@@ -286,6 +290,40 @@ pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Durati
         at.duration_since(SystemTime::now())
             .unwrap_or(Duration::ZERO),
     )
+}
+
+/// An error and its sources, `a: b: c`, skipping repeats (reqwest's messages do not include
+/// their causes, and the cause is what says "connection reset").
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Display for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut last = self.0.to_string();
+        f.write_str(&last)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            let text = cause.to_string();
+            if !last.contains(&text) {
+                write!(f, ": {text}")?;
+            }
+            last = text;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// An error's message without its leading `operation: `, to nest it in another.
+struct WithoutOperation<'a>(&'a Error);
+
+impl fmt::Display for WithoutOperation<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = self.0.to_string();
+        match self.0.operation().and_then(|op| text.strip_prefix(op)) {
+            Some(rest) => f.write_str(rest.trim_start_matches(": ")),
+            None => f.write_str(&text),
+        }
+    }
 }
 
 struct ErrorList<'a>(&'a [String]);

@@ -6,6 +6,8 @@ pub mod auth;
 mod client;
 pub mod enums;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod generated;
 mod hooks;
 pub mod retry;
@@ -16,7 +18,7 @@ pub mod wait;
 pub use auth::Credentials;
 pub use client::{
     Client, ClientBuilder, API_URL_VAR, BETA_BASE_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_TIMEOUT, ORGANIZATION_ID_VAR,
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
 };
 pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
 pub use error::Error;

@@ -57,7 +57,8 @@ use std::{
 
 use base64::Engine as _;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use futures_util::StreamExt as _;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::{body::Incoming, header, Request, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio::{net::TcpListener, task::JoinHandle, time::Instant};
@@ -117,6 +118,27 @@ pub enum FaultKind {
     /// Does what the request asks, then closes the connection without answering: the
     /// caller cannot know that its request took effect.
     DropConnectionAfterEffect,
+    /// Answers exactly this, without doing anything: a truncated JSON document, a body of
+    /// the wrong content type, numbers out of range, whatever a test needs.
+    Respond {
+        /// The HTTP status.
+        status: u16,
+        /// The `Content-Type` header.
+        content_type: String,
+        /// The body, as sent.
+        body: String,
+    },
+    /// Answers 200 with a JSON content type, then sends the body one byte a second.
+    Drip,
+    /// Answers 200 with a body of `bytes` bytes, announced in `Content-Length` or not.
+    LargeBody {
+        /// How long the body is.
+        bytes: u64,
+        /// Whether `Content-Length` says so up front (else the body is chunked).
+        declare_length: bool,
+    },
+    /// Answers 200, announces a body, sends half of it and breaks the connection.
+    ResetMidBody,
 }
 
 /// A fault injected into chosen operations: [`Simulator::inject`].
@@ -569,7 +591,28 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-type Reply = Response<Full<Bytes>>;
+type BodyError = Box<dyn std::error::Error + Send + Sync>;
+type Reply = Response<BoxBody<Bytes, BodyError>>;
+
+/// A reply whose body is `chunks`, sent as they come.
+fn streamed<S>(status: StatusCode, length: Option<u64>, chunks: S) -> Reply
+where
+    S: futures_util::Stream<Item = Result<Bytes, BodyError>> + Send + Sync + 'static,
+{
+    let body = StreamBody::new(chunks.map(|chunk| chunk.map(hyper::body::Frame::data)));
+    let mut reply = Response::new(BodyExt::boxed(body));
+    *reply.status_mut() = status;
+    reply.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    if let Some(length) = length {
+        reply
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, length.into());
+    }
+    reply
+}
 
 /// Why the connection is closed without an answer (an injected drop).
 #[derive(Debug)]
@@ -656,6 +699,50 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
             return Ok(plain(code, "text/html", page));
         }
         Some(FaultKind::DropConnection) => return Err(Dropped),
+        Some(FaultKind::Respond {
+            status,
+            content_type,
+            body,
+        }) => return Ok(plain(status_code(status), &content_type, body)),
+        Some(FaultKind::Drip) => {
+            let drip = futures_util::stream::unfold(0u32, |sent| async move {
+                if sent > 0 {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                (sent < 3600).then(|| (Ok(Bytes::from_static(b" ")), sent + 1))
+            });
+            return Ok(streamed(StatusCode::OK, None, drip));
+        }
+        Some(FaultKind::LargeBody {
+            bytes,
+            declare_length,
+        }) => {
+            const CHUNK: u64 = 64 * 1024;
+            let zeros = Bytes::from(vec![b'0'; CHUNK as usize]);
+            let chunks = futures_util::stream::unfold(0u64, move |sent| {
+                let zeros = zeros.clone();
+                async move {
+                    (sent < bytes).then(|| {
+                        let n = CHUNK.min(bytes - sent);
+                        (Ok(zeros.slice(..n as usize)), sent + n)
+                    })
+                }
+            });
+            return Ok(streamed(
+                StatusCode::OK,
+                declare_length.then_some(bytes),
+                chunks,
+            ));
+        }
+        Some(FaultKind::ResetMidBody) => {
+            let half = futures_util::stream::iter([
+                Ok(Bytes::from_static(
+                    br#"{"success": true, "task": {"id": 33"#,
+                )),
+                Err(BodyError::from("connection reset by an injected fault")),
+            ]);
+            return Ok(streamed(StatusCode::OK, Some(200), half));
+        }
         Some(FaultKind::DropConnectionAfterEffect) | None => {}
     }
 
@@ -691,13 +778,15 @@ fn status_code(status: u16) -> StatusCode {
     StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
-fn plain(status: StatusCode, content_type: &'static str, body: String) -> Reply {
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+fn plain(status: StatusCode, content_type: &str, body: String) -> Reply {
+    let full = Full::new(Bytes::from(body)).map_err(|never| match never {});
+    let mut reply = Response::new(BodyExt::boxed(full));
     *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
+    let content_type = header::HeaderValue::from_str(content_type)
+        .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
+    reply
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, content_type);
     reply
 }
 
