@@ -1,8 +1,9 @@
 //! [`Client`]: every agents endpoint as one method that returns the payload or an [`Error`].
 
-use std::{fmt, future::Future, net::IpAddr, time::Duration};
+use std::{fmt, future::Future, net::IpAddr, sync::Arc, time::Duration};
 
 use progenitor_client::{ClientInfo as _, ResponseValue};
+use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::{
@@ -29,6 +30,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one attempt of a request may take, response body included, unless set with
 /// [`ClientBuilder::request_timeout`]. A server that drips bytes cannot hold a call longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// How many requests one client (and its clones) has in flight at most, unless set with
+/// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client keeps as many idle
+/// connections, so a thousand waiters share this many connections.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// How much of a response body the client reads at most, unless set with
 /// [`ClientBuilder::max_response_bytes`]: 32 MiB, far above any documented response.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
@@ -56,6 +61,7 @@ pub struct Client {
     organization_id: Option<String>,
     retry: RetryPolicy,
     request_timeout: Duration,
+    in_flight: Arc<Semaphore>,
 }
 
 impl fmt::Debug for Client {
@@ -80,6 +86,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     request_timeout: Duration,
     max_response_bytes: usize,
+    max_concurrent_requests: usize,
     allow_insecure_http: bool,
 }
 
@@ -128,6 +135,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How many requests the client (and its clones) may have in flight at once
+    /// ([`DEFAULT_MAX_CONCURRENT_REQUESTS`] unless set, at least 1); more wait their turn.
+    /// Keeps many waiters on few connections, and QuantConnect free of bursts.
+    pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
+        self.max_concurrent_requests = limit.max(1);
+        self
+    }
+
     /// Allows a plain `http://` base URL on a host other than this machine. Off by default:
     /// over plain HTTP anyone on the path can read the signature and replay it for two
     /// hours.
@@ -147,6 +162,7 @@ impl ClientBuilder {
             Some(http) => http,
             None => reqwest::Client::builder()
                 .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                .pool_max_idle_per_host(self.max_concurrent_requests)
                 .user_agent(concat!("quantconnect-agents/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .map_err(|e| Error::Configuration {
@@ -159,6 +175,7 @@ impl ClientBuilder {
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
             retry: self.retry,
             request_timeout: self.request_timeout,
+            in_flight: Arc::new(Semaphore::new(self.max_concurrent_requests)),
         })
     }
 }
@@ -237,19 +254,18 @@ async fn checked<T: Envelope>(
 ) -> Result<T, Error> {
     match send.await {
         Ok(response) => {
+            if response.success() == Some(true) {
+                return Ok(response.into_inner());
+            }
             let status = response.status().as_u16();
             let clock_offset = error::clock_offset(response.headers());
             let mut body = response.into_inner();
-            if body.success() == Some(true) {
-                Ok(body)
-            } else {
-                Err(error::failure(
-                    operation,
-                    status,
-                    body.take_errors(),
-                    clock_offset,
-                ))
-            }
+            Err(error::failure(
+                operation,
+                status,
+                body.take_errors(),
+                clock_offset,
+            ))
         }
         Err(e) => Err(error::from_progenitor(operation, e).await),
     }
@@ -305,6 +321,7 @@ impl Client {
             retry: RetryPolicy::default(),
             request_timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             allow_insecure_http: false,
         }
     }
@@ -383,22 +400,35 @@ impl Client {
             duration_ms = tracing::field::Empty,
         );
         let kind = OperationKind::of(operation);
-        async move {
-            let started = tokio::time::Instant::now();
+        let started = tokio::time::Instant::now();
+        let attempts = async {
             let mut attempt = 0u32;
             let mut clock_corrected = false;
             let result = loop {
                 attempt += 1;
-                let outcome =
-                    match tokio::time::timeout(self.request_timeout, checked(operation, send()))
-                        .await
-                    {
-                        Ok(outcome) => outcome,
-                        Err(_) => Err(Error::Timeout {
-                            operation,
-                            after: self.request_timeout,
-                        }),
-                    };
+                // Waiting for a turn is not the server's time: outside the timeout.
+                let permit = self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed");
+                // Boxed: the generated future is large, and every layer above would copy it.
+                let outcome = match tokio::time::timeout(
+                    self.request_timeout,
+                    checked(operation, Box::pin(send())),
+                )
+                .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Err(Error::Timeout {
+                        operation,
+                        after: self.request_timeout,
+                    }),
+                };
+                // Let the connection go back to the pool before the next request may start, so
+                // that it is reused rather than another one opened.
+                tokio::task::yield_now().await;
+                drop(permit);
                 let error = match outcome {
                     Ok(body) => break Ok(body),
                     Err(error) => error,
@@ -430,17 +460,23 @@ impl Client {
                     None => break Err(finish(kind, failure, error)),
                 }
             };
-            let span = tracing::Span::current();
+            (result, attempt)
+        };
+        // Entering and leaving a span on every poll costs; skip it when nobody listens.
+        let (result, attempt) = if span.is_disabled() {
+            attempts.await
+        } else {
+            attempts.instrument(span.clone()).await
+        };
+        if !span.is_disabled() {
             span.record("attempts", attempt);
             span.record("duration_ms", started.elapsed().as_millis() as u64);
             match &result {
                 Ok(_) => span.record("status", 200u16),
                 Err(e) => span.record("status", e.status().unwrap_or(0)),
             };
-            result
         }
-        .instrument(span)
-        .await
+        result
     }
 
     fn organization(&self, operation: &'static str) -> Result<String, Error> {

@@ -74,12 +74,18 @@ impl std::error::Error for BodyTooLarge {}
 /// A response whose body stream fails with [`BodyTooLarge`] past `limit` bytes, so that
 /// whoever reads it (progenitor's decoding, the error mapping) stops there.
 fn limited(response: reqwest::Response, limit: usize) -> reqwest::Response {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+    match response.content_length() {
         // Known too large: do not read a byte of it.
-        let failing = futures_util::stream::once(async move {
-            Err::<bytes::Bytes, _>(Box::new(BodyTooLarge { limit }) as BoxError)
-        });
-        return head(&response).with_body(reqwest::Body::wrap_stream(failing));
+        Some(length) if length > limit as u64 => {
+            let failing = futures_util::stream::once(async move {
+                Err::<bytes::Bytes, _>(Box::new(BodyTooLarge { limit }) as BoxError)
+            });
+            return head(&response).with_body(reqwest::Body::wrap_stream(failing));
+        }
+        // hyper reads no more than the announced length: nothing to wrap, nothing to pay.
+        Some(_) => return response,
+        // Chunked or read to the end: count as it comes.
+        None => {}
     }
     let mut seen = 0usize;
     let parts = head(&response);

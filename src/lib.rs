@@ -18,7 +18,8 @@ pub mod wait;
 pub use auth::Credentials;
 pub use client::{
     Client, ClientBuilder, API_URL_VAR, BETA_BASE_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
+    DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
+    ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
 };
 pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
 pub use error::Error;

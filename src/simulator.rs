@@ -224,6 +224,7 @@ impl SimulatorBuilder {
             .unwrap_or_else(|| Credentials::new("123456", format!("simulator-{}", random_hex(16))));
         let organization_id = self.organization_id.unwrap_or_else(|| random_hex(32));
         let shared = Arc::new(Shared {
+            connections: std::sync::atomic::AtomicUsize::new(0),
             credentials: credentials.clone(),
             organization_id: organization_id.clone(),
             schedule: self.schedule,
@@ -312,9 +313,17 @@ impl Simulator {
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
     }
+
+    /// How many TCP connections it has accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 struct Shared {
+    connections: std::sync::atomic::AtomicUsize,
     credentials: Credentials,
     organization_id: String,
     schedule: Schedule,
@@ -577,6 +586,9 @@ async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        shared
+            .connections
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let shared = shared.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {

@@ -304,11 +304,16 @@ impl<'a> IntoFuture for DeploymentWaiter<'a> {
     }
 }
 
-/// The waiting loop, with its reads, clock draws and callback passed in.
+/// The waiting loop behind [`Client::wait_for_deployment`], with its reads, jitter draws
+/// (`unit`, uniform in [0, 1]) and status callback passed in: for another transport, or to
+/// simulate a schedule (the benchmarks run it in paused tokio time against a fake).
 ///
 /// `first` is a deployment already in hand (the one `createAgentDeployment` returned): it
 /// stands for the first read, so the first request goes out after the first delay.
-pub(crate) async fn poll_until_ended<R, F>(
+///
+/// # Errors
+/// As [`DeploymentWaiter::wait`].
+pub async fn poll_until_ended<R, F>(
     deployment_id: &str,
     mut read: R,
     first: Option<AgentDeployment>,

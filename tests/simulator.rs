@@ -74,6 +74,7 @@ async fn a_deployment_goes_in_queue_running_completed() {
     assert_eq!(done.status, Some(DeploymentStatus::Completed));
     assert!(done.started.is_some() && done.ended.is_some());
     assert_eq!(seen.last(), Some(&DeploymentStatus::Completed));
+    assert!(sim.connections_accepted() >= 1);
     assert!(seen.contains(&DeploymentStatus::InQueue) || seen.contains(&DeploymentStatus::Running));
 
     let task = client.read_agent_task(task_id).await.unwrap();

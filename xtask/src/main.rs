@@ -1,5 +1,6 @@
 //! The project's own tooling. `cargo xtask --help` lists the commands.
 
+mod bench;
 #[path = "../../src/enums.rs"]
 mod enums;
 mod findings;
@@ -46,6 +47,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run the benchmarks in benches/ in a short mode and print one summary table.
+    Bench,
     /// Write api-surface.txt: the generated public API, one line per operation, type and field.
     /// (Generated from the workspace's openapi.yaml when the xtask was built.)
     Surface,
@@ -70,6 +73,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Validate { json } => validate_command(&root, json),
         Command::Surface => surface_command(&root),
+        Command::Bench => bench::run(&root),
         Command::Record { out, max_wait } => {
             let out = out.unwrap_or_else(|| root.join(recordings::DIR));
             record::run(&out, std::time::Duration::from_secs(max_wait))

@@ -1,0 +1,194 @@
+//! What waiting costs.
+//!
+//! 1. In virtual time (paused tokio clock, a fake server): deployment reads issued and the
+//!    delay between completion and notice, for deployments of 3 s, 45 s (5 s in queue, then
+//!    40 s running) and 30 min, beside QuantConnect's fixed 10 s loop.
+//! 2. For real: 1,000 deployments waited on concurrently in one process against the
+//!    embedded simulator: wall time, peak memory, TCP connections opened.
+//!
+//! Prints `RESULT {json}` lines for `cargo xtask bench`.
+
+use std::{
+    cell::Cell,
+    hash::{BuildHasher, RandomState},
+    rc::Rc,
+    time::{Duration, Instant},
+};
+
+use quantconnect_agents::{
+    simulator::{Schedule, Simulator},
+    types::AgentDeployment,
+    wait::{poll_until_ended, Backoff, DEFAULT_MAX_WAIT},
+    DeploymentStatus, ProjectPreference,
+};
+
+/// Reads and notice delay of the waiter for a deployment that ends after `in_queue +
+/// running`, with jitter draws from `unit`.
+fn waiter(in_queue: Duration, running: Duration, mut unit: impl FnMut() -> f64) -> (u32, Duration) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let start = tokio::time::Instant::now();
+        let end = start + in_queue + running;
+        let reads = Rc::new(Cell::new(0u32));
+        let count = reads.clone();
+        let read = move || {
+            count.set(count.get() + 1);
+            let now = tokio::time::Instant::now();
+            let status = if now >= end {
+                "Completed"
+            } else if now >= start + in_queue {
+                "Running"
+            } else {
+                "InQueue"
+            };
+            std::future::ready(Ok(AgentDeployment {
+                status: Some(status.into()),
+                ..Default::default()
+            }))
+        };
+        poll_until_ended(
+            "A-bench",
+            read,
+            None,
+            DEFAULT_MAX_WAIT,
+            Backoff::default(),
+            &mut unit,
+            |_| {},
+        )
+        .await
+        .unwrap();
+        (reads.get(), tokio::time::Instant::now() - end)
+    })
+}
+
+/// QuantConnect's example: read at once, then every 10 s.
+fn fixed_loop(total: Duration) -> (u32, Duration) {
+    let reads = (total.as_secs_f64() / 10.0).ceil() as u32 + 1;
+    let noticed = Duration::from_secs(10 * u64::from(reads - 1));
+    (reads, noticed - total)
+}
+
+fn random() -> f64 {
+    let bits = RandomState::new().hash_one(Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let s = Duration::from_secs;
+    for (name, in_queue, running) in [
+        ("3 s", s(0), s(3)),
+        ("45 s", s(5), s(40)),
+        ("30 min", s(0), s(1800)),
+    ] {
+        let runs = if quick { 20 } else { 100 };
+        let mut reads = 0u64;
+        let mut noticed = Duration::ZERO;
+        let (mut worst_reads, mut worst_notice) = (0, Duration::ZERO);
+        for _ in 0..runs {
+            let (r, n) = waiter(in_queue, running, random);
+            reads += u64::from(r);
+            noticed += n;
+            worst_reads = worst_reads.max(r);
+            worst_notice = worst_notice.max(n);
+        }
+        // Every draw at the short end of the jitter: the most reads possible.
+        let (shortest_reads, _) = waiter(in_queue, running, || 0.0);
+        worst_reads = worst_reads.max(shortest_reads);
+        let (fixed_reads, fixed_notice) = fixed_loop(in_queue + running);
+        let mean_reads = reads as f64 / runs as f64;
+        let mean_notice = noticed.as_secs_f64() / runs as f64;
+        println!(
+            "waiter, {name}: {mean_reads:.1} reads (at most {worst_reads}), noticed after {mean_notice:.2} s (at most {:.2} s); fixed 10 s loop: {fixed_reads} reads, noticed after {:.2} s",
+            worst_notice.as_secs_f64(),
+            fixed_notice.as_secs_f64()
+        );
+        println!(
+            "RESULT {}",
+            serde_json::json!({
+                "waiter": name,
+                "reads_mean": mean_reads,
+                "reads_max": worst_reads,
+                "notice_mean_s": mean_notice,
+                "notice_max_s": worst_notice.as_secs_f64(),
+                "fixed_reads": fixed_reads,
+                "fixed_notice_s": fixed_notice.as_secs_f64(),
+            })
+        );
+    }
+
+    let waiters = 1000;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let simulator = Simulator::builder()
+            .schedule(Schedule {
+                in_queue: s(1),
+                running: s(2),
+                failure: None,
+            })
+            .start()
+            .await
+            .unwrap();
+        let client = simulator.client();
+        let task = client
+            .create_agent_task(|t| {
+                t.agent_id(47)
+                    .name("bench")
+                    .prompt("p")
+                    .project_preference(ProjectPreference::ProjectEachTaskDeployment)
+            })
+            .await
+            .unwrap()
+            .id
+            .unwrap();
+        let mut ids = Vec::with_capacity(waiters);
+        for _ in 0..waiters {
+            let deployment = client.create_agent_deployment(task).await.unwrap();
+            ids.push(deployment.deployment_id.unwrap());
+        }
+        let reads_before = simulator.requests().len();
+        let connections_before = simulator.connections_accepted();
+        let started = Instant::now();
+        let all = ids.iter().map(|id| {
+            let client = client.clone();
+            async move { client.wait_for_deployment(id.as_str()).await }
+        });
+        let outcomes = futures_util::future::join_all(all).await;
+        let wall = started.elapsed();
+        assert!(outcomes.iter().all(|o| matches!(o, Ok(d) if d.status == Some(DeploymentStatus::Completed))));
+        let reads = simulator.requests().len() - reads_before;
+        let connections = simulator.connections_accepted() - connections_before;
+        let peak = peak_rss_bytes().unwrap_or(0);
+        println!(
+            "{waiters} concurrent waiters: {:.1} s wall, {reads} reads, peak memory {:.1} MB, {connections} TCP connections opened while waiting (pool: {})",
+            wall.as_secs_f64(),
+            peak as f64 / 1e6,
+            quantconnect_agents::DEFAULT_MAX_CONCURRENT_REQUESTS
+        );
+        println!(
+            "RESULT {}",
+            serde_json::json!({
+                "concurrent_waiters": waiters,
+                "wall_s": wall.as_secs_f64(),
+                "reads": reads,
+                "peak_rss_bytes": peak,
+                "connections": connections,
+                "pool": quantconnect_agents::DEFAULT_MAX_CONCURRENT_REQUESTS,
+            })
+        );
+    });
+}
