@@ -29,19 +29,10 @@ pub enum OperationKind {
 }
 
 impl OperationKind {
-    /// The kind of a QuantConnect operation id.
+    /// The kind of a QuantConnect operation id; an id this crate does not know counts as a
+    /// write, the safe assumption.
     pub fn of(operation: &str) -> OperationKind {
-        match operation {
-            "authenticate"
-            | "readAgent"
-            | "listAgents"
-            | "readAgentTask"
-            | "listAgentTasks"
-            | "readAgentDeployment"
-            | "listAgentDeployments"
-            | "readAgentConversation" => OperationKind::Read,
-            _ => OperationKind::Write,
-        }
+        crate::operations::find(operation).map_or(OperationKind::Write, |op| op.kind)
     }
 }
 

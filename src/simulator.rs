@@ -638,40 +638,16 @@ impl fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-const OPERATIONS: &[(&str, &str)] = &[
-    ("/authenticate", "authenticate"),
-    ("/agents/create", "createAgent"),
-    ("/agents/read", "readAgent"),
-    ("/agents/update", "updateAgent"),
-    ("/agents/delete", "deleteAgent"),
-    ("/agents/list", "listAgents"),
-    ("/agents/tasks/create", "createAgentTask"),
-    ("/agents/tasks/read", "readAgentTask"),
-    ("/agents/tasks/update", "updateAgentTask"),
-    ("/agents/tasks/delete", "deleteAgentTask"),
-    ("/agents/tasks/list", "listAgentTasks"),
-    ("/agents/deployments/create", "createAgentDeployment"),
-    ("/agents/deployments/read", "readAgentDeployment"),
-    ("/agents/deployments/prompt", "updateAgentDeployment"),
-    ("/agents/deployments/list", "listAgentDeployments"),
-    ("/agents/deployments/stop", "stopAgentDeployment"),
-    ("/agents/deployments/delete", "deleteAgentDeployment"),
-    (
-        "/agents/deployments/conversation/read",
-        "readAgentConversation",
-    ),
-];
-
 async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dropped> {
     let path = request.uri().path().to_owned();
     let operation = path
         .strip_prefix("/api/v2")
         .and_then(|p| {
-            OPERATIONS
+            crate::operations::OPERATIONS
                 .iter()
-                .find(|(route, _)| *route == p.trim_end_matches('/'))
+                .find(|op| op.path == p.trim_end_matches('/'))
         })
-        .map(|(_, id)| *id);
+        .map(|op| op.id);
     let Some(operation) = operation else {
         return Ok(plain(
             StatusCode::NOT_FOUND,
