@@ -12,6 +12,10 @@ pub const OPEN_ENUMS: &[(&str, &str)] = &[
     ("AgentReasoningEffort", "crate::enums::ReasoningEffort"),
 ];
 
+/// Generated types whose `Debug` would show a secret, and the hand-written types in
+/// `src/models.rs` that replace them.
+pub const REDACTED_MODELS: &[(&str, &str)] = &[("AgentToken", "crate::models::AgentToken")];
+
 /// Parses the spec's YAML text.
 pub fn parse(text: &str) -> Result<openapiv3::OpenAPI, String> {
     serde_norway::from_str(text).map_err(|e| format!("openapi.yaml does not parse: {e}"))
@@ -31,6 +35,9 @@ pub fn generate(spec: &openapiv3::OpenAPI) -> Result<String, String> {
             rust_type,
             [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
         );
+    }
+    for (spec_name, rust_type) in REDACTED_MODELS {
+        settings.with_replacement(spec_name, rust_type, std::iter::empty());
     }
     let tokens = Generator::new(&settings)
         .generate_tokens(spec)

@@ -10,6 +10,7 @@ pub mod error;
 pub mod fuzzing;
 mod generated;
 mod hooks;
+pub mod models;
 mod operations;
 pub mod retry;
 #[cfg(feature = "simulator")]

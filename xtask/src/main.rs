@@ -4,6 +4,8 @@ mod bench;
 #[path = "../../src/enums.rs"]
 mod enums;
 mod findings;
+#[path = "../../src/models.rs"]
+mod models;
 mod record;
 mod recordings;
 mod spec;
