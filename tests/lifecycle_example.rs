@@ -27,6 +27,17 @@ fn example() -> Command {
     command
 }
 
+/// The example, with credentials pointing it at `server` through `QC_API_URL`.
+fn example_against(server: &Simulator) -> Command {
+    let mut command = example();
+    command
+        .env("QC_API_URL", server.base_url())
+        .env("QC_USER_ID", server.credentials().user_id())
+        .env("QC_API_TOKEN", server.credentials().expose_api_token())
+        .env("QC_ORGANIZATION_ID", server.organization_id());
+    command
+}
+
 async fn run(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.output().unwrap())
         .await
@@ -63,12 +74,7 @@ async fn without_credentials_it_runs_against_the_simulator_and_says_so_first() {
 #[tokio::test]
 async fn with_credentials_it_talks_to_qc_api_url_and_sends_only_documented_requests() {
     let server = Simulator::start().await.unwrap();
-    let mut command = example();
-    command
-        .env("QC_API_URL", server.base_url())
-        .env("QC_USER_ID", server.credentials().user_id())
-        .env("QC_API_TOKEN", server.credentials().expose_api_token())
-        .env("QC_ORGANIZATION_ID", server.organization_id());
+    let command = example_against(&server);
     let output = run(command).await;
     let stdout = lines(&output.stdout);
     assert!(
@@ -107,12 +113,7 @@ async fn with_credentials_it_talks_to_qc_api_url_and_sends_only_documented_reque
 async fn a_failing_server_gives_one_line_on_stderr_and_exit_1() {
     let server = Simulator::start().await.unwrap();
     server.inject(Fault::new(FaultKind::HtmlPage(502)).on("createAgentDeployment"));
-    let mut command = example();
-    command
-        .env("QC_API_URL", server.base_url())
-        .env("QC_USER_ID", server.credentials().user_id())
-        .env("QC_API_TOKEN", server.credentials().expose_api_token())
-        .env("QC_ORGANIZATION_ID", server.organization_id());
+    let command = example_against(&server);
     let output = run(command).await;
     let stderr = lines(&output.stderr);
     assert_eq!(output.status.code(), Some(1));
@@ -253,13 +254,8 @@ async fn against_a_hostile_server_it_fails_in_one_line_within_its_deadline() {
     let runs = cases.into_iter().map(|case| async move {
         let server = Simulator::start().await.unwrap();
         server.inject(Fault::new(case.fault.clone()).on(case.operation));
-        let mut command = example();
-        command
-            .env("QC_API_URL", server.base_url())
-            .env("QC_USER_ID", server.credentials().user_id())
-            .env("QC_API_TOKEN", server.credentials().expose_api_token())
-            .env("QC_ORGANIZATION_ID", server.organization_id())
-            .env("QC_REQUEST_TIMEOUT", "1");
+        let mut command = example_against(&server);
+        command.env("QC_REQUEST_TIMEOUT", "1");
         let started = std::time::Instant::now();
         let output = run(command).await;
         (case, server, output, started.elapsed())
