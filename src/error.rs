@@ -488,15 +488,24 @@ pub(crate) async fn from_progenitor(
         }
         // A 200 whose body is not the operation's JSON: maybe a failure envelope whose other
         // fields have an unexpected shape, else a broken body.
-        P::InvalidResponsePayload(body, source) => envelope_failure(operation, 200, &body, None)
-            .unwrap_or_else(|| Error::InvalidResponse {
-                operation,
-                status: 200,
-                excerpt: excerpt(&body),
-                source,
-            }),
+        P::InvalidResponsePayload(body, source) => undecodable(operation, &body, source),
         P::UnexpectedResponse(response) => unexpected_response(operation, response).await,
     }
+}
+
+/// The error for a 200 whose body does not decode into the operation's type: a failure
+/// envelope whose other fields have an unexpected shape, else a broken body.
+pub(crate) fn undecodable(
+    operation: &'static str,
+    body: &[u8],
+    source: serde_json::Error,
+) -> Error {
+    envelope_failure(operation, 200, body, None).unwrap_or_else(|| Error::InvalidResponse {
+        operation,
+        status: 200,
+        excerpt: excerpt(body),
+        source,
+    })
 }
 
 async fn unexpected_response(operation: &'static str, mut response: reqwest::Response) -> Error {

@@ -41,16 +41,7 @@ pub fn decode(selector: u16, body: &[u8]) -> Result<(), Error> {
                     }
                     _ => Err(error::failure(operation, 200, decoded.take_errors(), None)),
                 },
-                Err(source) => Err(
-                    error::envelope_failure(operation, 200, body, None).unwrap_or(
-                        Error::InvalidResponse {
-                            operation,
-                            status: 200,
-                            excerpt: error::excerpt(body),
-                            source,
-                        },
-                    ),
-                ),
+                Err(source) => Err(error::undecodable(operation, body, source)),
             }
         }};
     }
