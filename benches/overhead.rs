@@ -103,7 +103,7 @@ fn main() {
             }
             return;
         }
-        let (rounds, batch) = if quick { (41, 500) } else { (81, 500) };
+        let (rounds, batch) = if quick { (401, 50) } else { (1001, 50) };
         for _ in 0..300 {
             via_client().await;
             via_raw().await;

@@ -1,13 +1,14 @@
 //! [`Client`]: every agents endpoint as one method that returns the payload or an [`Error`].
 
-use std::{fmt, future::Future, net::IpAddr, sync::Arc, time::Duration};
+use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
-use progenitor_client::{ClientInfo as _, ResponseValue};
+use progenitor_client::ClientInfo as _;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::{
     auth::Credentials,
+    call::{self, Call},
     error::{self, Error},
     generated, hooks,
     retry::{Failure, OperationKind, RetryPolicy},
@@ -213,64 +214,6 @@ fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Strin
     Ok(trimmed.to_owned())
 }
 
-/// The generated response types, which all carry the `success`/`errors` envelope.
-pub(crate) trait Envelope {
-    fn success(&self) -> Option<bool>;
-    fn take_errors(&mut self) -> Vec<String>;
-}
-
-macro_rules! envelope {
-    ($($ty:ident),+ $(,)?) => {$(
-        impl Envelope for types::$ty {
-            fn success(&self) -> Option<bool> {
-                self.success
-            }
-            fn take_errors(&mut self) -> Vec<String> {
-                std::mem::take(&mut self.errors)
-            }
-        }
-    )+};
-}
-
-envelope!(
-    RestResponse,
-    AgentResponse,
-    AgentListResponse,
-    AgentTaskResponse,
-    AgentTaskListResponse,
-    CreateAgentDeploymentResponse,
-    AgentDeploymentResponse,
-    UpdateAgentDeploymentResponse,
-    AgentDeploymentListResponse,
-    AgentConversationResponse,
-);
-
-/// The response body when its envelope says success, else the matching [`Error`].
-///
-/// A missing `success` counts as failure, as in QuantConnect's own clients.
-async fn checked<T: Envelope>(
-    operation: &'static str,
-    send: impl Future<Output = Result<ResponseValue<T>, progenitor_client::Error<()>>>,
-) -> Result<T, Error> {
-    match send.await {
-        Ok(response) => {
-            if response.success() == Some(true) {
-                return Ok(response.into_inner());
-            }
-            let status = response.status().as_u16();
-            let clock_offset = error::clock_offset(response.headers());
-            let mut body = response.into_inner();
-            Err(error::failure(
-                operation,
-                status,
-                body.take_errors(),
-                clock_offset,
-            ))
-        }
-        Err(e) => Err(error::from_progenitor(operation, e).await),
-    }
-}
-
 /// The error a caller gets: a write that may have reached the server says that its outcome
 /// is unknown.
 fn finish(kind: OperationKind, failure: Failure, error: Error) -> Error {
@@ -386,38 +329,45 @@ impl Client {
     /// Sends one operation: each attempt freshly signed and bounded by the request timeout,
     /// failures retried as the [`RetryPolicy`] says, a rejected signature retried once with
     /// the clock offset the server's `Date` reveals, all inside one `tracing` span.
-    async fn execute<T, F, Fut>(&self, operation: &'static str, send: F) -> Result<T, Error>
-    where
-        T: Envelope,
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<ResponseValue<T>, progenitor_client::Error<()>>>,
-    {
+    async fn call<C: Call>(&self, body: &C) -> Result<Box<C::Response>, Error> {
         let span = tracing::debug_span!(
             "quantconnect_agents::request",
-            operation,
+            operation = C::OPERATION,
             attempts = tracing::field::Empty,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
         );
-        let kind = OperationKind::of(operation);
+        // Entering and leaving a span on every poll costs; skip it when nobody listens.
+        if span.is_disabled() {
+            return self.attempts(body).await.0;
+        }
         let started = tokio::time::Instant::now();
-        let attempts = async {
-            let mut attempt = 0u32;
-            let mut clock_corrected = false;
-            let result = loop {
-                attempt += 1;
-                // Waiting for a turn is not the server's time: outside the timeout.
-                let permit = self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed");
-                // Boxed: the generated future is large, and every layer above would copy it.
-                let outcome = match tokio::time::timeout(
-                    self.request_timeout,
-                    checked(operation, Box::pin(send())),
-                )
+        let (result, attempt) = self.attempts(body).instrument(span.clone()).await;
+        span.record("attempts", attempt);
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(_) => span.record("status", 200u16),
+            Err(e) => span.record("status", e.status().unwrap_or(0)),
+        };
+        result
+    }
+
+    /// The attempts of one operation, and how many there were.
+    async fn attempts<C: Call>(&self, body: &C) -> (Result<Box<C::Response>, Error>, u32) {
+        let operation = C::OPERATION;
+        let kind = OperationKind::of(operation);
+        let mut attempt = 0u32;
+        let mut clock_corrected = false;
+        loop {
+            attempt += 1;
+            // Waiting for a turn is not the server's time: outside the timeout.
+            let permit = self
+                .in_flight
+                .acquire()
                 .await
+                .expect("the semaphore is never closed");
+            let outcome =
+                match tokio::time::timeout(self.request_timeout, call::send(&self.api, body)).await
                 {
                     Ok(outcome) => outcome,
                     Err(_) => Err(Error::Timeout {
@@ -425,58 +375,43 @@ impl Client {
                         after: self.request_timeout,
                     }),
                 };
-                // Let the connection go back to the pool before the next request may start, so
-                // that it is reused rather than another one opened.
+            // When another request waits for this turn, let the connection go back to the
+            // pool before it starts, so that it reuses it rather than opening another.
+            if self.in_flight.available_permits() == 0 {
                 tokio::task::yield_now().await;
-                drop(permit);
-                let error = match outcome {
-                    Ok(body) => break Ok(body),
-                    Err(error) => error,
-                };
-                tracing::debug!(attempt, status = error.status(), error = %error, "attempt failed");
-                if let Error::Authentication {
-                    clock_offset: Some(offset),
-                    ..
-                } = &error
-                {
-                    // The signature was refused, so nothing happened: safe to resend, once.
-                    let corrected = self.api.inner().clock_offset() + offset;
-                    if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected {
-                        tracing::warn!(
-                            offset_seconds = offset,
-                            "this machine's clock is off the server's; correcting signatures"
-                        );
-                        self.api.inner().set_clock_offset(corrected);
-                        clock_corrected = true;
-                        continue;
-                    }
-                }
-                let failure = Failure::of(&error);
-                match self
-                    .retry
-                    .delay(kind, failure, attempt, crate::wait::random_unit())
-                {
-                    Some(delay) => tokio::time::sleep(delay).await,
-                    None => break Err(finish(kind, failure, error)),
-                }
+            }
+            drop(permit);
+            let error = match outcome {
+                Ok(body) => return (Ok(body), attempt),
+                Err(error) => error,
             };
-            (result, attempt)
-        };
-        // Entering and leaving a span on every poll costs; skip it when nobody listens.
-        let (result, attempt) = if span.is_disabled() {
-            attempts.await
-        } else {
-            attempts.instrument(span.clone()).await
-        };
-        if !span.is_disabled() {
-            span.record("attempts", attempt);
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
-            match &result {
-                Ok(_) => span.record("status", 200u16),
-                Err(e) => span.record("status", e.status().unwrap_or(0)),
-            };
+            tracing::debug!(attempt, status = error.status(), error = %error, "attempt failed");
+            if let Error::Authentication {
+                clock_offset: Some(offset),
+                ..
+            } = &error
+            {
+                // The signature was refused, so nothing happened: safe to resend, once.
+                let corrected = self.api.inner().clock_offset() + offset;
+                if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected {
+                    tracing::warn!(
+                        offset_seconds = offset,
+                        "this machine's clock is off the server's; correcting signatures"
+                    );
+                    self.api.inner().set_clock_offset(corrected);
+                    clock_corrected = true;
+                    continue;
+                }
+            }
+            let failure = Failure::of(&error);
+            match self
+                .retry
+                .delay(kind, failure, attempt, crate::wait::random_unit())
+            {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return (Err(finish(kind, failure, error)), attempt),
+            }
         }
-        result
     }
 
     fn organization(&self, operation: &'static str) -> Result<String, Error> {
@@ -522,11 +457,8 @@ impl Client {
     /// [`Error::Authentication`] when the server rejects the credentials or the timestamp;
     /// see [`Error`] for the rest.
     pub async fn authenticate(&self) -> Result<(), Error> {
-        const OP: &str = "authenticate";
         let body = types::AuthenticateRequest(serde_json::Map::new());
-        self.execute(OP, || self.api.authenticate().body(body.clone()).send())
-            .await
-            .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     // --- agents ----------------------------------------------------------------------
@@ -560,15 +492,13 @@ impl Client {
         &self,
         build: impl FnOnce(builder::CreateAgentRequest) -> builder::CreateAgentRequest,
     ) -> Result<types::Agent, Error> {
-        const OP: &str = "createAgent";
+        const OP: &str = types::CreateAgentRequest::OPERATION;
         let body = build(self.with_default_organization(
             builder::CreateAgentRequest::default(),
             builder::CreateAgentRequest::organization_id,
         ));
         let body = self.request_body::<types::CreateAgentRequest, _>(OP, body)?;
-        let response = self
-            .execute(OP, || self.api.create_agent().body(body.clone()).send())
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "agent", response.agent)
     }
 
@@ -579,11 +509,9 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn read_agent(&self, agent_id: i64) -> Result<types::Agent, Error> {
-        const OP: &str = "readAgent";
+        const OP: &str = types::ReadAgentRequest::OPERATION;
         let body = types::ReadAgentRequest { agent_id };
-        let response = self
-            .execute(OP, || self.api.read_agent().body(body.clone()).send())
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "agent", response.agent)
     }
 
@@ -599,12 +527,10 @@ impl Client {
         agent_id: i64,
         build: impl FnOnce(builder::UpdateAgentRequest) -> builder::UpdateAgentRequest,
     ) -> Result<(), Error> {
-        const OP: &str = "updateAgent";
+        const OP: &str = types::UpdateAgentRequest::OPERATION;
         let body = build(builder::UpdateAgentRequest::default().agent_id(agent_id));
         let body = self.request_body::<types::UpdateAgentRequest, _>(OP, body)?;
-        self.execute(OP, || self.api.update_agent().body(body.clone()).send())
-            .await
-            .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// Delete an agent.
@@ -614,11 +540,8 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn delete_agent(&self, agent_id: i64) -> Result<(), Error> {
-        const OP: &str = "deleteAgent";
         let body = types::DeleteAgentRequest { agent_id };
-        self.execute(OP, || self.api.delete_agent().body(body.clone()).send())
-            .await
-            .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// List the agents of an organization.
@@ -629,13 +552,11 @@ impl Client {
     /// # Errors
     /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`].
     pub async fn list_agents(&self) -> Result<Vec<types::Agent>, Error> {
-        const OP: &str = "listAgents";
+        const OP: &str = types::ListAgentsRequest::OPERATION;
         let body = types::ListAgentsRequest {
             organization_id: self.organization(OP)?,
         };
-        let response = self
-            .execute(OP, || self.api.list_agents().body(body.clone()).send())
-            .await?;
+        let response = self.call(&body).await?;
         Ok(response.agents)
     }
 
@@ -671,17 +592,13 @@ impl Client {
         &self,
         build: impl FnOnce(builder::CreateAgentTaskRequest) -> builder::CreateAgentTaskRequest,
     ) -> Result<types::AgentTask, Error> {
-        const OP: &str = "createAgentTask";
+        const OP: &str = types::CreateAgentTaskRequest::OPERATION;
         let body = build(self.with_default_organization(
             builder::CreateAgentTaskRequest::default(),
             builder::CreateAgentTaskRequest::organization_id,
         ));
         let body = self.request_body::<types::CreateAgentTaskRequest, _>(OP, body)?;
-        let response = self
-            .execute(OP, || {
-                self.api.create_agent_task().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "task", response.task)
     }
 
@@ -692,11 +609,9 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn read_agent_task(&self, task_id: i64) -> Result<types::AgentTask, Error> {
-        const OP: &str = "readAgentTask";
+        const OP: &str = types::ReadAgentTaskRequest::OPERATION;
         let body = types::ReadAgentTaskRequest { task_id };
-        let response = self
-            .execute(OP, || self.api.read_agent_task().body(body.clone()).send())
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "task", response.task)
     }
 
@@ -713,14 +628,10 @@ impl Client {
         task_id: i64,
         build: impl FnOnce(builder::UpdateAgentTaskRequest) -> builder::UpdateAgentTaskRequest,
     ) -> Result<(), Error> {
-        const OP: &str = "updateAgentTask";
+        const OP: &str = types::UpdateAgentTaskRequest::OPERATION;
         let body = build(builder::UpdateAgentTaskRequest::default().task_id(task_id));
         let body = self.request_body::<types::UpdateAgentTaskRequest, _>(OP, body)?;
-        self.execute(OP, || {
-            self.api.update_agent_task().body(body.clone()).send()
-        })
-        .await
-        .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// Delete an agent task.
@@ -730,13 +641,8 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn delete_agent_task(&self, task_id: i64) -> Result<(), Error> {
-        const OP: &str = "deleteAgentTask";
         let body = types::DeleteAgentTaskRequest { task_id };
-        self.execute(OP, || {
-            self.api.delete_agent_task().body(body.clone()).send()
-        })
-        .await
-        .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// List the agent tasks of an organization.
@@ -747,13 +653,11 @@ impl Client {
     /// # Errors
     /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`].
     pub async fn list_agent_tasks(&self) -> Result<Vec<types::AgentTask>, Error> {
-        const OP: &str = "listAgentTasks";
+        const OP: &str = types::ListAgentTasksRequest::OPERATION;
         let body = types::ListAgentTasksRequest {
             organization_id: self.organization(OP)?,
         };
-        let response = self
-            .execute(OP, || self.api.list_agent_tasks().body(body.clone()).send())
-            .await?;
+        let response = self.call(&body).await?;
         Ok(response.tasks)
     }
 
@@ -772,13 +676,9 @@ impl Client {
         &self,
         task_id: i64,
     ) -> Result<types::AgentDeployment, Error> {
-        const OP: &str = "createAgentDeployment";
+        const OP: &str = types::CreateAgentDeploymentRequest::OPERATION;
         let body = types::CreateAgentDeploymentRequest { task_id };
-        let response = self
-            .execute(OP, || {
-                self.api.create_agent_deployment().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "deployment", response.deployment)
     }
 
@@ -792,15 +692,11 @@ impl Client {
         &self,
         deployment_id: &str,
     ) -> Result<types::AgentDeployment, Error> {
-        const OP: &str = "readAgentDeployment";
+        const OP: &str = types::ReadAgentDeploymentRequest::OPERATION;
         let body = types::ReadAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        let response = self
-            .execute(OP, || {
-                self.api.read_agent_deployment().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "deployment", response.deployment)
     }
 
@@ -819,16 +715,11 @@ impl Client {
         deployment_id: &str,
         prompt: impl Into<String>,
     ) -> Result<Option<String>, Error> {
-        const OP: &str = "updateAgentDeployment";
         let body = types::UpdateAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
             prompt: prompt.into(),
         };
-        let response = self
-            .execute(OP, || {
-                self.api.update_agent_deployment().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         Ok(response.message)
     }
 
@@ -842,13 +733,8 @@ impl Client {
         &self,
         task_id: i64,
     ) -> Result<Vec<types::AgentDeployment>, Error> {
-        const OP: &str = "listAgentDeployments";
         let body = types::ListAgentDeploymentsRequest { task_id };
-        let response = self
-            .execute(OP, || {
-                self.api.list_agent_deployments().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         Ok(response.deployments)
     }
 
@@ -860,15 +746,10 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn stop_agent_deployment(&self, deployment_id: &str) -> Result<(), Error> {
-        const OP: &str = "stopAgentDeployment";
         let body = types::StopAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        self.execute(OP, || {
-            self.api.stop_agent_deployment().body(body.clone()).send()
-        })
-        .await
-        .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// Delete an agent deployment.
@@ -878,15 +759,10 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn delete_agent_deployment(&self, deployment_id: &str) -> Result<(), Error> {
-        const OP: &str = "deleteAgentDeployment";
         let body = types::DeleteAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
-        self.execute(OP, || {
-            self.api.delete_agent_deployment().body(body.clone()).send()
-        })
-        .await
-        .map(drop)
+        self.call(&body).await.map(drop)
     }
 
     /// Read the conversation transcript of an agent deployment.
@@ -923,16 +799,12 @@ impl Client {
         deployment_id: &str,
         callable_id: Option<String>,
     ) -> Result<types::AgentConversation, Error> {
-        const OP: &str = "readAgentConversation";
+        const OP: &str = types::ReadAgentConversationRequest::OPERATION;
         let body = types::ReadAgentConversationRequest {
             deployment_id: deployment_id.to_owned(),
             callable_id,
         };
-        let response = self
-            .execute(OP, || {
-                self.api.read_agent_conversation().body(body.clone()).send()
-            })
-            .await?;
+        let response = self.call(&body).await?;
         required(OP, "conversation", response.conversation)
     }
 }
@@ -1006,8 +878,12 @@ mod tests {
             let op = &item["post"];
             let id = op["operationId"].as_str().unwrap();
             let summary = op["summary"].as_str().unwrap();
+            let request = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("#/components/schemas/");
             assert!(
-                source.contains(&format!("const OP: &str = \"{id}\";")),
+                source.contains(&format!("types::{request}")),
                 "no method sends {id}"
             );
             assert!(

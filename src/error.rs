@@ -451,45 +451,32 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
     out
 }
 
-/// Maps what the generated client returned onto [`Error`].
-pub(crate) async fn from_progenitor(
-    operation: &'static str,
-    error: progenitor_client::Error<()>,
-) -> Error {
-    use progenitor_client::Error as P;
-    match error {
-        P::InvalidRequest(detail) | P::Custom(detail) => {
-            Error::InvalidRequest { operation, detail }
-        }
-        P::CommunicationError(source)
-        | P::ResponseBodyError(source)
-        | P::InvalidUpgrade(source) => match crate::hooks::too_large(&source) {
-            Some(limit) => Error::ResponseTooLarge { operation, limit },
-            None => Error::Transport { operation, source },
-        },
-        // The only error status the spec documents is 401; progenitor drops its body.
-        P::ErrorResponse(response) => {
-            let status = response.status();
-            let mut detail = format!("HTTP {status}");
-            if let Some(challenge) = response
-                .headers()
-                .get(reqwest::header::WWW_AUTHENTICATE)
-                .and_then(|v| v.to_str().ok())
-            {
-                detail.push_str(", WWW-Authenticate: ");
-                detail.push_str(&excerpt(challenge.as_bytes()));
-            }
-            Error::Authentication {
-                operation,
-                status: status.as_u16(),
-                detail,
-                clock_offset: clock_offset(response.headers()),
-            }
-        }
-        // A 200 whose body is not the operation's JSON: maybe a failure envelope whose other
-        // fields have an unexpected shape, else a broken body.
-        P::InvalidResponsePayload(body, source) => undecodable(operation, &body, source),
-        P::UnexpectedResponse(response) => unexpected_response(operation, response).await,
+/// The error for a request that failed on the way (connection, body cut short) or whose
+/// body went past the size limit.
+pub(crate) fn transport(operation: &'static str, source: reqwest::Error) -> Error {
+    match crate::hooks::too_large(&source) {
+        Some(limit) => Error::ResponseTooLarge { operation, limit },
+        None => Error::Transport { operation, source },
+    }
+}
+
+/// The error for a 401, the only error status the spec documents (its body says nothing).
+pub(crate) fn unauthorized(operation: &'static str, response: &reqwest::Response) -> Error {
+    let status = response.status();
+    let mut detail = format!("HTTP {status}");
+    if let Some(challenge) = response
+        .headers()
+        .get(reqwest::header::WWW_AUTHENTICATE)
+        .and_then(|v| v.to_str().ok())
+    {
+        detail.push_str(", WWW-Authenticate: ");
+        detail.push_str(&excerpt(challenge.as_bytes()));
+    }
+    Error::Authentication {
+        operation,
+        status: status.as_u16(),
+        detail,
+        clock_offset: clock_offset(response.headers()),
     }
 }
 
@@ -508,7 +495,11 @@ pub(crate) fn undecodable(
     })
 }
 
-async fn unexpected_response(operation: &'static str, mut response: reqwest::Response) -> Error {
+/// The error for an undocumented status, with the start of its body.
+pub(crate) async fn unexpected_response(
+    operation: &'static str,
+    mut response: reqwest::Response,
+) -> Error {
     let status = response.status().as_u16();
     let retry_after = retry_after(response.headers());
     let mut body = Vec::new();

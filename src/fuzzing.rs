@@ -1,7 +1,7 @@
 //! Entry points for the fuzz target (`fuzz/`) and the property tests: the response decoding
 //! and error mapping, driven by arbitrary bytes. Not part of the supported API.
 
-use crate::{client::Envelope, error, types, Error};
+use crate::{call, error, types, Error};
 
 /// The operations whose responses are decoded, with their response types' decoders.
 const OPERATIONS: &[&str] = &[
@@ -31,19 +31,11 @@ pub fn decode(selector: u16, body: &[u8]) -> Result<(), Error> {
         return Err(error::unexpected(operation, status, None, body));
     }
     macro_rules! as_type {
-        ($ty:ty) => {{
-            match serde_json::from_slice::<$ty>(body) {
-                Ok(mut decoded) => match decoded.success() {
-                    Some(true) => {
-                        // What a caller may do with it: encode it again.
-                        serde_json::to_vec(&decoded).expect("decoded values encode");
-                        Ok(())
-                    }
-                    _ => Err(error::failure(operation, 200, decoded.take_errors(), None)),
-                },
-                Err(source) => Err(error::undecodable(operation, body, source)),
-            }
-        }};
+        ($ty:ty) => {
+            // The decoding a call does, then what a caller may do with it: encode it again.
+            call::decode::<$ty>(operation, body, &reqwest::header::HeaderMap::new())
+                .map(|decoded| drop(serde_json::to_vec(&decoded).expect("decoded values encode")))
+        };
     }
     match operation {
         "authenticate" => as_type!(types::RestResponse),

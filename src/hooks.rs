@@ -1,4 +1,4 @@
-//! What happens to every request the generated client sends: signing (with the clock
+//! What happens to every request the client sends: signing (with the clock
 //! offset learnt from the server) just before it goes out, and a bound on how much of the
 //! response body is read.
 
@@ -136,23 +136,37 @@ impl Head {
     }
 }
 
-/// Signs every request just before it is sent, and bounds every response body.
+/// Signs `request` for now (as the server's clock tells it), replacing any signature it has.
+pub(crate) fn sign(inner: &Inner, request: &mut reqwest::Request) {
+    let signature = inner
+        .credentials
+        .sign(auth::unix_now().saturating_add_signed(inner.clock_offset()));
+    let headers = request.headers_mut();
+    headers.insert(reqwest::header::AUTHORIZATION, signature.authorization);
+    headers.insert(
+        auth::TIMESTAMP_HEADER,
+        HeaderValue::from(signature.timestamp),
+    );
+}
+
+/// Sends `request` with `api`'s HTTP client; the response's body stops at the size limit.
+pub(crate) async fn send(
+    api: &crate::generated::Client,
+    request: reqwest::Request,
+) -> reqwest::Result<reqwest::Response> {
+    use progenitor_client::ClientInfo as _;
+    let response = api.client().execute(request).await?;
+    Ok(limited(response, api.inner().max_response_bytes))
+}
+
+/// The same signing and bounding for the generated operations' own `send()`.
 impl progenitor_client::ClientHooks<Inner> for crate::generated::Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         _info: &progenitor_client::OperationInfo,
     ) -> Result<(), progenitor_client::Error<E>> {
-        let inner = progenitor_client::ClientInfo::inner(self);
-        let signature = inner
-            .credentials
-            .sign(auth::unix_now().saturating_add_signed(inner.clock_offset()));
-        let headers = request.headers_mut();
-        headers.insert(reqwest::header::AUTHORIZATION, signature.authorization);
-        headers.insert(
-            auth::TIMESTAMP_HEADER,
-            HeaderValue::from(signature.timestamp),
-        );
+        sign(progenitor_client::ClientInfo::inner(self), request);
         Ok(())
     }
 
@@ -161,11 +175,7 @@ impl progenitor_client::ClientHooks<Inner> for crate::generated::Client {
         request: reqwest::Request,
         _info: &progenitor_client::OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let inner = progenitor_client::ClientInfo::inner(self);
-        let response = progenitor_client::ClientInfo::client(self)
-            .execute(request)
-            .await?;
-        Ok(limited(response, inner.max_response_bytes))
+        send(self, request).await
     }
 }
 

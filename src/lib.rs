@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+mod call;
 mod client;
 pub mod enums;
 pub mod error;
