@@ -172,9 +172,10 @@ fn main() {
         assert!(outcomes.iter().all(|o| matches!(o, Ok(d) if d.status == Some(DeploymentStatus::Completed))));
         let reads = simulator.requests().len() - reads_before;
         let connections = simulator.connections_accepted() - connections_before;
+        let connections_in_all = simulator.connections_accepted();
         let peak = peak_rss_bytes().unwrap_or(0);
         println!(
-            "{waiters} concurrent waiters: {:.1} s wall, {reads} reads, peak memory {:.1} MB, {connections} TCP connections opened while waiting (pool: {})",
+            "{waiters} concurrent waiters: {:.1} s wall, {reads} reads, peak memory {:.1} MB, {connections} TCP connections opened while waiting, {connections_in_all} in all (pool: {})",
             wall.as_secs_f64(),
             peak as f64 / 1e6,
             quantconnect_agents::DEFAULT_MAX_CONCURRENT_REQUESTS
@@ -187,6 +188,7 @@ fn main() {
                 "reads": reads,
                 "peak_rss_bytes": peak,
                 "connections": connections,
+                "connections_in_all": connections_in_all,
                 "pool": quantconnect_agents::DEFAULT_MAX_CONCURRENT_REQUESTS,
             })
         );

@@ -92,9 +92,10 @@ pub(crate) async fn send<C: Call>(
         200 => {
             // Kept for a failure's clock offset (`Date`); moved, not copied.
             let headers = std::mem::take(response.headers_mut());
-            let body = read_body(&mut response)
-                .await
-                .map_err(|e| error::transport(operation, e))?;
+            let body = read_body(&mut response).await.map_err(|e| {
+                api.inner().connection_lost(&e);
+                error::transport(operation, e)
+            })?;
             decode(operation, &body, &headers)
         }
         401 => Err(error::unauthorized(operation, &response)),

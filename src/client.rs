@@ -9,6 +9,7 @@ use tracing::Instrument as _;
 use crate::{
     auth::Credentials,
     call::{self, Call},
+    connections::Connections,
     error::{self, Error},
     generated, hooks,
     retry::{Failure, OperationKind, RetryPolicy},
@@ -32,8 +33,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// [`ClientBuilder::request_timeout`]. A server that drips bytes cannot hold a call longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many requests one client (and its clones) has in flight at most, unless set with
-/// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client keeps as many idle
-/// connections, so a thousand waiters share this many connections.
+/// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client opens and keeps at
+/// most as many connections, so a thousand waiters share this many connections.
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// How much of a response body the client reads at most, unless set with
 /// [`ClientBuilder::max_response_bytes`]: 32 MiB, far above any documented response.
@@ -107,9 +108,11 @@ impl ClientBuilder {
     }
 
     /// The HTTP client to send requests with, for your own proxy, TLS or pool settings.
-    /// By default: [`DEFAULT_CONNECT_TIMEOUT`] and a `User-Agent` of
-    /// `quantconnect-agents/<version>`. The request timeout, retries and response bound
-    /// apply whichever client sends.
+    /// By default: [`DEFAULT_CONNECT_TIMEOUT`], a `User-Agent` of
+    /// `quantconnect-agents/<version>`, and no more connections than
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests), all kept for reuse. The
+    /// request timeout, retries, concurrency limit and response bound apply whichever
+    /// client sends; the cap on connections only to the default client.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -138,7 +141,8 @@ impl ClientBuilder {
 
     /// How many requests the client (and its clones) may have in flight at once
     /// ([`DEFAULT_MAX_CONCURRENT_REQUESTS`] unless set, at least 1); more wait their turn.
-    /// Keeps many waiters on few connections, and QuantConnect free of bursts.
+    /// The default HTTP client opens no more connections than this and keeps them all, so
+    /// a thousand waiters share this many connections and QuantConnect sees no bursts.
     pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
         self.max_concurrent_requests = limit.max(1);
         self
@@ -159,18 +163,24 @@ impl ClientBuilder {
     /// or the default HTTP client cannot be built.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = normalize_base_url(&self.base_url, self.allow_insecure_http)?;
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
-                .pool_max_idle_per_host(self.max_concurrent_requests)
-                .user_agent(concat!("quantconnect-agents/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .map_err(|e| Error::Configuration {
-                    detail: format!("cannot build the HTTP client: {e}"),
-                })?,
+        // The cap on connections applies to the HTTP client built here, not to one passed in.
+        let (http, connections) = match self.http {
+            Some(http) => (http, None),
+            None => {
+                let connections = Connections::new(self.max_concurrent_requests);
+                let http = reqwest::Client::builder()
+                    .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                    .pool_max_idle_per_host(self.max_concurrent_requests)
+                    .connector_layer(connections.layer())
+                    .user_agent(concat!("quantconnect-agents/", env!("CARGO_PKG_VERSION")))
+                    .build()
+                    .map_err(|e| Error::Configuration {
+                        detail: format!("cannot build the HTTP client: {e}"),
+                    })?;
+                (http, Some(connections))
+            }
         };
-        let inner = hooks::Inner::new(self.credentials, self.max_response_bytes);
+        let inner = hooks::Inner::new(self.credentials, self.max_response_bytes, connections);
         Ok(Client {
             api: generated::Client::new_with_client(&base_url, http, inner),
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
@@ -361,11 +371,14 @@ impl Client {
         loop {
             attempt += 1;
             // Waiting for a turn is not the server's time: outside the timeout.
-            let permit = self
-                .in_flight
-                .acquire()
-                .await
-                .expect("the semaphore is never closed");
+            let permit = match self.in_flight.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => self
+                    .in_flight
+                    .acquire()
+                    .await
+                    .expect("the semaphore is never closed"),
+            };
             let outcome =
                 match tokio::time::timeout(self.request_timeout, call::send(&self.api, body)).await
                 {
@@ -375,11 +388,6 @@ impl Client {
                         after: self.request_timeout,
                     }),
                 };
-            // When another request waits for this turn, let the connection go back to the
-            // pool before it starts, so that it reuses it rather than opening another.
-            if self.in_flight.available_permits() == 0 {
-                tokio::task::yield_now().await;
-            }
             drop(permit);
             let error = match outcome {
                 Ok(body) => return (Ok(body), attempt),

@@ -13,7 +13,10 @@ use std::{
 use futures_util::StreamExt;
 use reqwest::header::HeaderValue;
 
-use crate::auth::{self, Credentials};
+use crate::{
+    auth::{self, Credentials},
+    connections::{self, Connections},
+};
 
 /// The generated client's inner value: what its hooks need.
 #[derive(Clone)]
@@ -23,6 +26,8 @@ pub struct Inner {
     /// signature's `Date` header. Shared by clones of the client.
     clock_offset: Arc<AtomicI64>,
     max_response_bytes: usize,
+    /// The cap on connections, when the crate built the HTTP client.
+    connections: Option<Connections>,
 }
 
 impl fmt::Debug for Inner {
@@ -36,11 +41,25 @@ impl fmt::Debug for Inner {
 }
 
 impl Inner {
-    pub(crate) fn new(credentials: Credentials, max_response_bytes: usize) -> Self {
+    pub(crate) fn new(
+        credentials: Credentials,
+        max_response_bytes: usize,
+        connections: Option<Connections>,
+    ) -> Self {
         Inner {
             credentials,
             clock_offset: Arc::new(AtomicI64::new(0)),
             max_response_bytes,
+            connections,
+        }
+    }
+
+    /// The connection of a request that failed after it was connected is gone.
+    pub(crate) fn connection_lost(&self, error: &reqwest::Error) {
+        if let Some(connections) = &self.connections {
+            if !error.is_connect() {
+                connections.closed();
+            }
         }
     }
 
@@ -155,8 +174,20 @@ pub(crate) async fn send(
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
     use progenitor_client::ClientInfo as _;
-    let response = api.client().execute(request).await?;
-    Ok(limited(response, api.inner().max_response_bytes))
+    let inner = api.inner();
+    let response = match api.client().execute(request).await {
+        Ok(response) => response,
+        Err(error) => {
+            inner.connection_lost(&error);
+            return Err(error);
+        }
+    };
+    if let Some(connections) = &inner.connections {
+        if connections::closes_after(&response) {
+            connections.closed();
+        }
+    }
+    Ok(limited(response, inner.max_response_bytes))
 }
 
 /// The same signing and bounding for the generated operations' own `send()`.

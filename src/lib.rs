@@ -5,6 +5,7 @@
 pub mod auth;
 mod call;
 mod client;
+mod connections;
 pub mod enums;
 pub mod error;
 #[doc(hidden)]

@@ -1,0 +1,167 @@
+//! The client opens no more connections than it keeps: concurrent requests beyond the pool
+//! wait for a pooled connection instead of opening another, and connections the server
+//! closes are replaced, whether it says so (`Connection: close`) or not.
+
+use std::{
+    io::Write,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use quantconnect_agents::{simulator::Simulator, Client, Credentials, ProjectPreference};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpListener,
+};
+
+const BODY: &str = r#"{"success":true,"errors":[]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_open_no_more_connections_than_the_pool_keeps() {
+    // Without the cap, about half the rounds open a few more (measured); with it, none may.
+    for round in 0..3 {
+        let cap = 16;
+        let sim = Simulator::start().await.unwrap();
+        let client = Client::builder(sim.credentials().clone())
+            .base_url(sim.base_url())
+            .organization_id(sim.organization_id())
+            .max_concurrent_requests(cap)
+            .build()
+            .unwrap();
+        let task = client
+            .create_agent_task(|t| {
+                t.agent_id(47)
+                    .name("connections")
+                    .prompt("p")
+                    .project_preference(ProjectPreference::ProjectEachTaskDeployment)
+            })
+            .await
+            .unwrap()
+            .id
+            .unwrap();
+        // Like many waiters: each task reads a few times, a few milliseconds apart, so that
+        // requests start while others finish.
+        let tasks = (0..1000u64).map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                for read in 0..6u64 {
+                    client.read_agent_task(task).await?;
+                    tokio::time::sleep(Duration::from_millis((i * 7 + read * 3) % 5)).await;
+                }
+                Ok::<_, quantconnect_agents::Error>(())
+            })
+        });
+        for outcome in futures_util::future::join_all(tasks).await {
+            outcome.unwrap().unwrap();
+        }
+        let opened = sim.connections_accepted();
+        assert!(
+            opened <= cap,
+            "round {round}: {opened} connections for a pool of {cap}"
+        );
+    }
+}
+
+/// A server that answers every request with `BODY` and closes the connection after it:
+/// saying so with `Connection: close`, or silently. Counts the connections it accepts.
+async fn closing_server(say_so: bool) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                continue;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                // Small requests arrive whole; read until the blank line and the body.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !request.ends_with(b"{}") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let connection = if say_so { "close" } else { "keep-alive" };
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: {connection}\r\ncontent-length: {}\r\n\r\n{BODY}",
+                    BODY.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    (base, accepted)
+}
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// Runs `calls` authentications one after another against a server that closes every
+/// connection, with a pool of one; returns the client's debug log.
+async fn authenticate_in_turn(say_so: bool, calls: usize) -> String {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's thread only: the runtime is current-thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let (base, accepted) = closing_server(say_so).await;
+    let client = Client::builder(Credentials::new("1", "token"))
+        .base_url(&base)
+        .max_concurrent_requests(1)
+        .build()
+        .unwrap();
+    for call in 0..calls {
+        client
+            .authenticate()
+            .await
+            .unwrap_or_else(|e| panic!("call {call}: {e}"));
+        // Let the client see the connection close.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        calls,
+        "one connection a call"
+    );
+    captured.text()
+}
+
+#[tokio::test]
+async fn connections_the_server_closes_with_connection_close_are_replaced_at_once() {
+    let log = authenticate_in_turn(true, 5).await;
+    assert!(!log.contains("replacing a closed one"), "{log}");
+}
+
+#[tokio::test]
+async fn connections_the_server_closes_silently_are_replaced_after_a_wait() {
+    let log = authenticate_in_turn(false, 3).await;
+    assert_eq!(log.matches("replacing a closed one").count(), 2, "{log}");
+}
