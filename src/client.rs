@@ -388,6 +388,7 @@ impl Client {
                         after: self.request_timeout,
                     }),
                 };
+            self.api.inner().request_finished();
             drop(permit);
             let error = match outcome {
                 Ok(body) => return (Ok(body), attempt),

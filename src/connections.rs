@@ -8,18 +8,19 @@
 //! not needed, and more than the pool keeps (35 to 41 for 32 with a thousand waiters).
 //!
 //! The client never has more requests in flight than the cap. So once `cap` connections are
-//! open, a request that finds none idle will soon get one that is on its way back. Then the
-//! connect waits instead of connecting: when the request gets a pooled connection, hyper
-//! moves the connect into a background task, which the connect notices (it is polled from
-//! another task) and gives up without opening anything. When none comes back within
-//! [`STALE_AFTER`], connections must have closed (the server's or the pool's idle timeout),
-//! and the connect goes ahead in place of one of them.
+//! open, a request that finds none idle either will soon get one that is on its way back (a
+//! request finished a moment ago), or one of them has closed without the client learning it
+//! (the server's or the pool's idle timeout). In the first case the connect waits instead
+//! of connecting: when the request gets a pooled connection, hyper moves the connect into a
+//! background task, which the connect notices (it is polled from another task) and gives up
+//! without opening anything; if none comes back within [`STALE_AFTER`], it goes ahead. In
+//! the second case, and after such a wait, the new connection replaces a closed one.
 
 use std::{
     future::Future,
     pin::Pin,
     sync::{
-        atomic::{AtomicUsize, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
         Arc,
     },
     task::{Context, Poll},
@@ -31,6 +32,10 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// How long a connect waits for a connection on its way back to the pool before deciding
 /// that one has closed and connecting in its place.
 pub(crate) const STALE_AFTER: Duration = Duration::from_millis(250);
+
+/// How long after a request finished its connection may still be on its way back to the
+/// pool (it takes microseconds; milliseconds under heavy load).
+const IN_TRANSIT_FOR: Duration = Duration::from_secs(1);
 
 /// The connections of one HTTP client, capped at `cap`: the connector layer that caps them,
 /// and what the client learns about connections closing.
@@ -45,6 +50,8 @@ impl Connections {
             counter: Arc::new(Counter {
                 cap,
                 open: AtomicUsize::new(0),
+                started: std::time::Instant::now(),
+                last_finished_ms: AtomicU64::new(u64::MAX),
             }),
         }
     }
@@ -65,6 +72,12 @@ impl Connections {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
                 open.checked_sub(1)
             });
+    }
+
+    /// A request finished: its connection is on its way back to the pool.
+    pub(crate) fn request_finished(&self) {
+        let ms = self.counter.started.elapsed().as_millis() as u64;
+        self.counter.last_finished_ms.store(ms, Ordering::Release);
     }
 
     /// The connections counted as open.
@@ -116,9 +129,19 @@ impl<S> tower_layer::Layer<S> for CapLayer {
 struct Counter {
     cap: usize,
     open: AtomicUsize,
+    started: std::time::Instant,
+    /// When the last request finished, in milliseconds since `started`; `u64::MAX` before.
+    last_finished_ms: AtomicU64,
 }
 
 impl Counter {
+    /// Whether a finished request's connection may still be on its way back to the pool.
+    fn connection_in_transit(&self) -> bool {
+        let last = self.last_finished_ms.load(Ordering::Acquire);
+        let now = self.started.elapsed().as_millis() as u64;
+        last != u64::MAX && now.saturating_sub(last) <= IN_TRANSIT_FOR.as_millis() as u64
+    }
+
     /// Counts a new connection if there is room for it.
     fn reserve(self: &Arc<Self>) -> Option<Reservation> {
         self.open
@@ -178,7 +201,7 @@ where
         let requester = tokio::task::try_id();
         Box::pin(async move {
             let reservation = counter.reserve();
-            if reservation.is_none() {
+            if reservation.is_none() && counter.connection_in_transit() {
                 if let Waited::ConnectionReused = (WaitForPool {
                     requester,
                     stale: Box::pin(tokio::time::sleep(STALE_AFTER)),

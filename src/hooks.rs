@@ -54,6 +54,13 @@ impl Inner {
         }
     }
 
+    /// A request finished (its connection, if any, goes back to the pool).
+    pub(crate) fn request_finished(&self) {
+        if let Some(connections) = &self.connections {
+            connections.request_finished();
+        }
+    }
+
     /// The connection of a request that failed after it was connected is gone.
     pub(crate) fn connection_lost(&self, error: &reqwest::Error) {
         if let Some(connections) = &self.connections {

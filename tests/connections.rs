@@ -120,9 +120,9 @@ impl Captured {
     }
 }
 
-/// Runs `calls` authentications one after another against a server that closes every
-/// connection, with a pool of one; returns the client's debug log.
-async fn authenticate_in_turn(say_so: bool, calls: usize) -> String {
+/// Runs `calls` authentications `apart` from one another against a server that closes
+/// every connection, with a pool of one; returns the client's debug log.
+async fn authenticate_in_turn(say_so: bool, calls: usize, apart: Duration) -> String {
     let captured = Captured::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
@@ -143,8 +143,7 @@ async fn authenticate_in_turn(say_so: bool, calls: usize) -> String {
             .authenticate()
             .await
             .unwrap_or_else(|e| panic!("call {call}: {e}"));
-        // Let the client see the connection close.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(apart).await;
     }
     assert_eq!(
         accepted.load(Ordering::SeqCst),
@@ -156,12 +155,20 @@ async fn authenticate_in_turn(say_so: bool, calls: usize) -> String {
 
 #[tokio::test]
 async fn connections_the_server_closes_with_connection_close_are_replaced_at_once() {
-    let log = authenticate_in_turn(true, 5).await;
+    let log = authenticate_in_turn(true, 5, Duration::from_millis(20)).await;
+    assert!(!log.contains("replacing a closed one"), "{log}");
+}
+
+#[tokio::test]
+async fn connections_closed_silently_long_ago_are_replaced_at_once() {
+    // Nothing can be on its way back to the pool a second after the last request.
+    let log = authenticate_in_turn(false, 3, Duration::from_millis(1100)).await;
     assert!(!log.contains("replacing a closed one"), "{log}");
 }
 
 #[tokio::test]
 async fn connections_the_server_closes_silently_are_replaced_after_a_wait() {
-    let log = authenticate_in_turn(false, 3).await;
+    // Right after a request, its connection may be on its way back: worth a wait.
+    let log = authenticate_in_turn(false, 3, Duration::from_millis(20)).await;
     assert_eq!(log.matches("replacing a closed one").count(), 2, "{log}");
 }
