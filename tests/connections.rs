@@ -2,15 +2,17 @@
 //! wait for a pooled connection instead of opening another, and connections the server
 //! closes are replaced, whether it says so (`Connection: close`) or not.
 
+mod common;
+
 use std::{
-    io::Write,
     sync::{
         atomic::{AtomicUsize, Ordering},
-        Arc, Mutex,
+        Arc,
     },
     time::Duration,
 };
 
+use common::Captured;
 use quantconnect_agents::{simulator::Simulator, Client, Credentials, ProjectPreference};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -99,25 +101,6 @@ async fn closing_server(say_so: bool) -> (String, Arc<AtomicUsize>) {
         }
     });
     (base, accepted)
-}
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
 }
 
 /// Runs `calls` authentications `apart` from one another against a server that closes

@@ -1,29 +1,15 @@
 //! The API token, and the hash that stands for it, never reach logs, error messages or
 //! `Debug` output, whatever goes wrong.
 
-use std::{
-    io::Write,
-    sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+mod common;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::Captured;
 use quantconnect_agents::{
     simulator::{Fault, FaultKind, Simulator},
     Client, Credentials, ProjectPreference,
 };
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 fn now() -> u64 {
     SystemTime::now()
@@ -102,7 +88,7 @@ async fn no_token_or_hash_in_logs_errors_or_debug_output() {
     }
     let finished = now();
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(
         logs.contains("quantconnect_agents::request"),
         "the operations were traced"
