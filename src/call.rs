@@ -84,16 +84,24 @@ pub(crate) async fn send<C: Call>(
             operation,
             detail: e.to_string(),
         })?;
-    hooks::sign(api.inner(), &mut request);
-    let mut response = hooks::send(api, request)
-        .await
-        .map_err(|e| error::transport(operation, e))?;
+    let inner = api.inner();
+    hooks::sign(inner, &mut request);
+    let mut response = match hooks::send(api, request).await {
+        Ok(response) => response,
+        Err(e) => {
+            inner.connection_broken(&e);
+            return Err(error::transport(operation, e));
+        }
+    };
+    let closes = inner.connection_closes(&response);
     match response.status().as_u16() {
         200 => {
             // Kept for a failure's clock offset (`Date`); moved, not copied.
             let headers = std::mem::take(response.headers_mut());
             let body = read_body(&mut response).await.map_err(|e| {
-                api.inner().connection_lost(&e);
+                if !closes {
+                    inner.connection_broken(&e);
+                }
                 error::transport(operation, e)
             })?;
             decode(operation, &body, &headers)

@@ -163,11 +163,12 @@ impl ClientBuilder {
     /// or the default HTTP client cannot be built.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = normalize_base_url(&self.base_url, self.allow_insecure_http)?;
+        let in_flight = Arc::new(Semaphore::new(self.max_concurrent_requests));
         // The cap on connections applies to the HTTP client built here, not to one passed in.
         let (http, connections) = match self.http {
             Some(http) => (http, None),
             None => {
-                let connections = Connections::new(self.max_concurrent_requests);
+                let connections = Connections::new(self.max_concurrent_requests, in_flight.clone());
                 let http = reqwest::Client::builder()
                     .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
                     .pool_max_idle_per_host(self.max_concurrent_requests)
@@ -186,7 +187,7 @@ impl ClientBuilder {
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
             retry: self.retry,
             request_timeout: self.request_timeout,
-            in_flight: Arc::new(Semaphore::new(self.max_concurrent_requests)),
+            in_flight,
         })
     }
 }

@@ -14,7 +14,12 @@
 //! of connecting: when the request gets a pooled connection, hyper moves the connect into a
 //! background task, which the connect notices (it is polled from another task) and gives up
 //! without opening anything; if none comes back within [`STALE_AFTER`], it goes ahead. In
-//! the second case, and after such a wait, the new connection replaces a closed one.
+//! the second case, and after such a wait, the open connections are counted again as those
+//! of the requests in flight, forgetting the ones that closed unseen.
+//!
+//! The wait is part of the request's time (its timeout runs), and a request future moved
+//! to another task while its connect waits is taken for one served from the pool: that
+//! connect fails, as a connect error the retry policy resends (nothing was sent).
 
 use std::{
     future::Future,
@@ -26,6 +31,8 @@ use std::{
     task::{Context, Poll},
     time::Duration,
 };
+
+use tokio::sync::Semaphore;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -45,10 +52,12 @@ pub(crate) struct Connections {
 }
 
 impl Connections {
-    pub(crate) fn new(cap: usize) -> Self {
+    /// `in_flight` is the client's limit on requests in flight, of `cap` permits.
+    pub(crate) fn new(cap: usize, in_flight: Arc<Semaphore>) -> Self {
         Connections {
             counter: Arc::new(Counter {
                 cap,
+                in_flight,
                 open: AtomicUsize::new(0),
                 started: std::time::Instant::now(),
                 last_finished_ms: AtomicU64::new(u64::MAX),
@@ -128,6 +137,8 @@ impl<S> tower_layer::Layer<S> for CapLayer {
 /// replaces one instead of adding one.
 struct Counter {
     cap: usize,
+    /// The client's requests in flight hold its permits.
+    in_flight: Arc<Semaphore>,
     open: AtomicUsize,
     started: std::time::Instant,
     /// When the last request finished, in milliseconds since `started`; `u64::MAX` before.
@@ -135,6 +146,15 @@ struct Counter {
 }
 
 impl Counter {
+    /// Counts the open connections again when none is idle and none is coming back: they are
+    /// at most those of the requests in flight, the caller's new one included. Forgets the
+    /// connections that closed unseen (a timeout, an idle timeout, a body left unread).
+    fn recount(&self) {
+        let in_flight = self.cap.saturating_sub(self.in_flight.available_permits());
+        self.open
+            .store(in_flight.clamp(1, self.cap), Ordering::Release);
+    }
+
     /// Whether a finished request's connection may still be on its way back to the pool.
     fn connection_in_transit(&self) -> bool {
         let last = self.last_finished_ms.load(Ordering::Acquire);
@@ -201,18 +221,21 @@ where
         let requester = tokio::task::try_id();
         Box::pin(async move {
             let reservation = counter.reserve();
-            if reservation.is_none() && counter.connection_in_transit() {
-                if let Waited::ConnectionReused = (WaitForPool {
-                    requester,
-                    stale: Box::pin(tokio::time::sleep(STALE_AFTER)),
-                })
-                .await
-                {
-                    return Err(NotNeeded.into());
+            if reservation.is_none() {
+                if counter.connection_in_transit() {
+                    if let Waited::ConnectionReused = (WaitForPool {
+                        requester,
+                        stale: Box::pin(tokio::time::sleep(STALE_AFTER)),
+                    })
+                    .await
+                    {
+                        return Err(NotNeeded.into());
+                    }
+                    tracing::debug!(
+                        "no pooled connection came back in {STALE_AFTER:?}; replacing a closed one"
+                    );
                 }
-                tracing::debug!(
-                    "no pooled connection came back in {STALE_AFTER:?}; replacing a closed one"
-                );
+                counter.recount();
             }
             let connection = inner.call(target).await?;
             if let Some(reservation) = reservation {
@@ -266,7 +289,7 @@ mod tests {
 
     #[test]
     fn connections_are_counted_up_to_the_cap_and_released_when_a_connect_fails() {
-        let connections = Connections::new(2);
+        let connections = Connections::new(2, Arc::new(Semaphore::new(2)));
         let first = connections.counter.reserve().unwrap();
         let second = connections.counter.reserve().unwrap();
         assert!(connections.counter.reserve().is_none(), "over the cap");
@@ -276,6 +299,20 @@ mod tests {
         connections.closed();
         connections.closed();
         assert_eq!(connections.open(), 0, "never below zero");
+    }
+
+    #[test]
+    fn a_recount_keeps_the_connections_of_the_requests_in_flight() {
+        let in_flight = Arc::new(Semaphore::new(4));
+        let connections = Connections::new(4, in_flight.clone());
+        for _ in 0..4 {
+            connections.counter.reserve().unwrap().keep();
+        }
+        // Three connections closed unseen; two requests are in flight.
+        let _turns = in_flight.try_acquire_many(2).unwrap();
+        connections.counter.recount();
+        assert_eq!(connections.open(), 2);
+        assert!(connections.counter.reserve().is_some());
     }
 
     #[test]

@@ -61,8 +61,19 @@ impl Inner {
         }
     }
 
-    /// The connection of a request that failed after it was connected is gone.
-    pub(crate) fn connection_lost(&self, error: &reqwest::Error) {
+    /// Notes that `response`'s connection closes after it, if it says so; returns whether.
+    pub(crate) fn connection_closes(&self, response: &reqwest::Response) -> bool {
+        match &self.connections {
+            Some(connections) if connections::closes_after(response) => {
+                connections.closed();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes that `error` broke the connection of a request (a connect error had none).
+    pub(crate) fn connection_broken(&self, error: &reqwest::Error) {
         if let Some(connections) = &self.connections {
             if !error.is_connect() {
                 connections.closed();
@@ -181,20 +192,8 @@ pub(crate) async fn send(
     request: reqwest::Request,
 ) -> reqwest::Result<reqwest::Response> {
     use progenitor_client::ClientInfo as _;
-    let inner = api.inner();
-    let response = match api.client().execute(request).await {
-        Ok(response) => response,
-        Err(error) => {
-            inner.connection_lost(&error);
-            return Err(error);
-        }
-    };
-    if let Some(connections) = &inner.connections {
-        if connections::closes_after(&response) {
-            connections.closed();
-        }
-    }
-    Ok(limited(response, inner.max_response_bytes))
+    let response = api.client().execute(request).await?;
+    Ok(limited(response, api.inner().max_response_bytes))
 }
 
 /// The same signing and bounding for the generated operations' own `send()`.

@@ -13,7 +13,9 @@ use std::{
 };
 
 use common::Captured;
-use quantconnect_agents::{simulator::Simulator, Client, Credentials, ProjectPreference};
+use quantconnect_agents::{
+    retry::RetryPolicy, simulator::Simulator, Client, Credentials, Error, ProjectPreference,
+};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -154,4 +156,74 @@ async fn connections_the_server_closes_silently_are_replaced_after_a_wait() {
     // Right after a request, its connection may be on its way back: worth a wait.
     let log = authenticate_in_turn(false, 3, Duration::from_millis(20)).await;
     assert_eq!(log.matches("replacing a closed one").count(), 2, "{log}");
+}
+
+#[tokio::test]
+async fn connections_dropped_by_timeouts_are_forgotten_after_one_wait() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    // The first two requests get no answer in time; the rest at once.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v2", listener.local_addr().unwrap());
+    let answered = Arc::new(AtomicUsize::new(0));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            count.fetch_add(1, Ordering::SeqCst);
+            let answered = answered.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |_| {
+                    let answered = answered.clone();
+                    async move {
+                        if answered.fetch_add(1, Ordering::SeqCst) < 2 {
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::from_static(BODY.as_bytes())),
+                        ))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let client = Client::builder(Credentials::new("1", "token"))
+        .base_url(&base)
+        .max_concurrent_requests(2)
+        .request_timeout(Duration::from_millis(500))
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+
+    // Both connections are dropped with their timed-out requests, unseen by the count.
+    let (a, b) = tokio::join!(client.authenticate(), client.authenticate());
+    assert!(matches!(a, Err(Error::Timeout { .. })), "{a:?}");
+    assert!(matches!(b, Err(Error::Timeout { .. })), "{b:?}");
+    // Right after them, a request waits once for a connection that does not come back...
+    client.authenticate().await.unwrap();
+    // ... and then the count is right again: two requests at once get two connections, the
+    // second one opened at once rather than after the first request is done with its own.
+    let (a, b) = tokio::join!(client.authenticate(), client.authenticate());
+    a.unwrap();
+    b.unwrap();
+    let log = captured.text();
+    assert_eq!(log.matches("replacing a closed one").count(), 1, "{log}");
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        4,
+        "2 timed out, 1 replaced, 1 added"
+    );
 }
