@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use common::Captured;
+use common::capture_logs;
 use quantconnect_agents::{
     retry::RetryPolicy, simulator::Simulator, Client, Credentials, Error, ProjectPreference,
 };
@@ -108,15 +108,7 @@ async fn closing_server(say_so: bool) -> (String, Arc<AtomicUsize>) {
 /// Runs `calls` authentications `apart` from one another against a server that closes
 /// every connection, with a pool of one; returns the client's debug log.
 async fn authenticate_in_turn(say_so: bool, calls: usize, apart: Duration) -> String {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // This test's thread only: the runtime is current-thread.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs(tracing::Level::DEBUG);
     let (base, accepted) = closing_server(say_so).await;
     let client = Client::builder(Credentials::new("1", "token"))
         .base_url(&base)
@@ -160,14 +152,7 @@ async fn connections_the_server_closes_silently_are_replaced_after_a_wait() {
 
 #[tokio::test]
 async fn connections_dropped_by_timeouts_are_forgotten_after_one_wait() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (captured, _guard) = capture_logs(tracing::Level::DEBUG);
 
     // The first two requests get no answer in time; the rest at once.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
