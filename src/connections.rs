@@ -74,13 +74,7 @@ impl Connections {
 
     /// A connection is closing: the response said so, or it failed mid-request.
     pub(crate) fn closed(&self) {
-        // Saturating: never below zero, whatever the order of events.
-        let _ = self
-            .counter
-            .open
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
-                open.checked_sub(1)
-            });
+        self.counter.uncount();
     }
 
     /// A request finished: its connection is on its way back to the pool.
@@ -146,6 +140,16 @@ struct Counter {
 }
 
 impl Counter {
+    /// One connection fewer; never below zero, whatever the order of events (a recount may
+    /// come between a count and its uncount).
+    fn uncount(&self) {
+        let _ = self
+            .open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                open.checked_sub(1)
+            });
+    }
+
     /// Counts the open connections again when none is idle and none is coming back: they are
     /// at most those of the requests in flight, the caller's new one included. Forgets the
     /// connections that closed unseen (a timeout, an idle timeout, a body left unread).
@@ -185,7 +189,7 @@ impl Reservation {
 impl Drop for Reservation {
     fn drop(&mut self) {
         if let Some(counter) = self.0.take() {
-            counter.open.fetch_sub(1, Ordering::AcqRel);
+            counter.uncount();
         }
     }
 }
@@ -298,6 +302,10 @@ mod tests {
         assert_eq!(connections.open(), 1);
         connections.closed();
         connections.closed();
+        assert_eq!(connections.open(), 0, "never below zero");
+        let late = connections.counter.reserve().unwrap();
+        connections.closed();
+        drop(late); // its connect failed after the count had been lowered
         assert_eq!(connections.open(), 0, "never below zero");
     }
 
