@@ -25,7 +25,7 @@ pub(crate) trait Call: Serialize {
     /// The path under the base URL.
     const PATH: &'static str;
     /// What a 200 carries.
-    type Response: Envelope + DeserializeOwned;
+    type Response: Envelope + DeserializeOwned + Serialize;
 }
 
 include!(concat!(env!("OUT_DIR"), "/calls.rs"));

@@ -1,22 +1,44 @@
 //! Entry points for the fuzz target (`fuzz/`) and the property tests: the response decoding
 //! and error mapping, driven by arbitrary bytes. Not part of the supported API.
 
-use crate::{call, error, types, Error};
+use crate::{
+    call::{self, Call},
+    error, types, Error,
+};
 
-/// The operations whose responses are decoded, with their response types' decoders.
-const OPERATIONS: &[&str] = &[
-    "authenticate",
-    "createAgent",
-    "readAgent",
-    "listAgents",
-    "createAgentTask",
-    "readAgentTask",
-    "listAgentTasks",
-    "createAgentDeployment",
-    "readAgentDeployment",
-    "updateAgentDeployment",
-    "listAgentDeployments",
-    "readAgentConversation",
+/// How a call decodes a 200 for one operation, then what a caller may do with the result:
+/// encode it again.
+type Decoder = fn(&[u8]) -> Result<(), Error>;
+
+fn decoder<C: Call>(body: &[u8]) -> Result<(), Error> {
+    call::decode::<C::Response>(C::OPERATION, body, &reqwest::header::HeaderMap::new())
+        .map(|decoded| drop(serde_json::to_vec(&decoded).expect("decoded values encode")))
+}
+
+const fn operation<C: Call>() -> (&'static str, Decoder) {
+    (C::OPERATION, decoder::<C>)
+}
+
+/// Every operation, by its request type; its response type comes with it (`Call`).
+const OPERATIONS: &[(&str, Decoder)] = &[
+    operation::<types::AuthenticateRequest>(),
+    operation::<types::CreateAgentRequest>(),
+    operation::<types::ReadAgentRequest>(),
+    operation::<types::UpdateAgentRequest>(),
+    operation::<types::DeleteAgentRequest>(),
+    operation::<types::ListAgentsRequest>(),
+    operation::<types::CreateAgentTaskRequest>(),
+    operation::<types::ReadAgentTaskRequest>(),
+    operation::<types::UpdateAgentTaskRequest>(),
+    operation::<types::DeleteAgentTaskRequest>(),
+    operation::<types::ListAgentTasksRequest>(),
+    operation::<types::CreateAgentDeploymentRequest>(),
+    operation::<types::ReadAgentDeploymentRequest>(),
+    operation::<types::UpdateAgentDeploymentRequest>(),
+    operation::<types::ListAgentDeploymentsRequest>(),
+    operation::<types::StopAgentDeploymentRequest>(),
+    operation::<types::DeleteAgentDeploymentRequest>(),
+    operation::<types::ReadAgentConversationRequest>(),
 ];
 
 const STATUSES: &[u16] = &[200, 200, 200, 200, 401, 429, 500, 502, 503, 504, 404, 302];
@@ -25,28 +47,10 @@ const STATUSES: &[u16] = &[200, 200, 200, 200, 401, 429, 500, 502, 503, 504, 404
 /// call does: the operation's response type and its envelope at 200, the error mapping
 /// otherwise. Whatever the bytes, this returns; it never panics.
 pub fn decode(selector: u16, body: &[u8]) -> Result<(), Error> {
-    let operation = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
+    let (operation, decode_200) = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
     let status = STATUSES[usize::from(selector >> 8) % STATUSES.len()];
     if status != 200 {
         return Err(error::unexpected(operation, status, None, body));
     }
-    macro_rules! as_type {
-        ($ty:ty) => {
-            // The decoding a call does, then what a caller may do with it: encode it again.
-            call::decode::<$ty>(operation, body, &reqwest::header::HeaderMap::new())
-                .map(|decoded| drop(serde_json::to_vec(&decoded).expect("decoded values encode")))
-        };
-    }
-    match operation {
-        "authenticate" => as_type!(types::RestResponse),
-        "createAgent" | "readAgent" => as_type!(types::AgentResponse),
-        "listAgents" => as_type!(types::AgentListResponse),
-        "createAgentTask" | "readAgentTask" => as_type!(types::AgentTaskResponse),
-        "listAgentTasks" => as_type!(types::AgentTaskListResponse),
-        "createAgentDeployment" => as_type!(types::CreateAgentDeploymentResponse),
-        "readAgentDeployment" => as_type!(types::AgentDeploymentResponse),
-        "updateAgentDeployment" => as_type!(types::UpdateAgentDeploymentResponse),
-        "listAgentDeployments" => as_type!(types::AgentDeploymentListResponse),
-        _ => as_type!(types::AgentConversationResponse),
-    }
+    decode_200(body)
 }
