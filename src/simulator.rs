@@ -642,12 +642,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
     let path = request.uri().path().to_owned();
     let operation = path
         .strip_prefix("/api/v2")
-        .and_then(|p| {
-            crate::operations::OPERATIONS
-                .iter()
-                .find(|op| op.path == p.trim_end_matches('/'))
-        })
-        .map(|op| op.id);
+        .and_then(|p| crate::operations::at_path(p.trim_end_matches('/')));
     let Some(operation) = operation else {
         return Ok(plain(
             StatusCode::NOT_FOUND,
