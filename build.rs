@@ -1,8 +1,10 @@
-//! Generates the API client from `openapi.yaml` with progenitor into `$OUT_DIR/generated.rs`,
-//! and each operation's `Call` impl (id, path, response type) into `$OUT_DIR/calls.rs`.
+//! Generates from `openapi.yaml`, into `$OUT_DIR`: the models (`types.rs`, progenitor's
+//! `types` module) and every operation's wiring (`operations.rs`: its request type's
+//! `Operation` impl, its response type's `Envelope` impl, the table of operations).
 //!
-//! Nothing generated is committed: `src/generated.rs` and `src/call.rs` include the files. The spec is the
-//! source of truth; edit it, never the output. The settings live in `build/codegen.rs`.
+//! Nothing generated is committed: `src/generated.rs` and `src/operation.rs` include the
+//! files. The spec is the source of truth; edit it, never the output. How generation is
+//! done lives in `build/codegen.rs`.
 
 #[path = "build/codegen.rs"]
 mod codegen;
@@ -17,9 +19,9 @@ fn main() {
 
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
     let spec = codegen::parse(&text).unwrap_or_else(|e| panic!("{e}"));
-    let code = codegen::generate(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let calls = codegen::calls(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let types = codegen::types(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let operations = codegen::operations_code(&spec).unwrap_or_else(|e| panic!("{e}"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
-    fs::write(out.join("generated.rs"), code).expect("writing generated.rs");
-    fs::write(out.join("calls.rs"), calls).expect("writing calls.rs");
+    fs::write(out.join("types.rs"), types).expect("writing types.rs");
+    fs::write(out.join("operations.rs"), operations).expect("writing operations.rs");
 }

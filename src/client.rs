@@ -2,17 +2,17 @@
 
 use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
-use progenitor_client::ClientInfo as _;
 use tokio::sync::Semaphore;
 use tracing::Instrument as _;
 
 use crate::{
     auth::Credentials,
-    call::{self, Call},
+    backoff::random_unit,
     connections::Connections,
     error::{self, Error},
-    generated, hooks,
-    retry::{Failure, OperationKind, RetryPolicy},
+    operation::{Operation, OperationKind},
+    retry::{Failure, RetryPolicy},
+    transport::Transport,
     types::{self, builder},
 };
 
@@ -59,7 +59,7 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct Client {
-    api: generated::Client,
+    transport: Arc<Transport>,
     organization_id: Option<String>,
     retry: RetryPolicy,
     request_timeout: Duration,
@@ -181,9 +181,14 @@ impl ClientBuilder {
                 (http, Some(connections))
             }
         };
-        let inner = hooks::Inner::new(self.credentials, self.max_response_bytes, connections);
         Ok(Client {
-            api: generated::Client::new_with_client(&base_url, http, inner),
+            transport: Transport::new(
+                http,
+                base_url,
+                self.credentials,
+                self.max_response_bytes,
+                connections,
+            ),
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
             retry: self.retry,
             request_timeout: self.request_timeout,
@@ -324,7 +329,7 @@ impl Client {
 
     /// The base URL requests go to, `/api/v2` included, without a trailing slash.
     pub fn base_url(&self) -> &str {
-        self.api.baseurl()
+        self.transport.base_url()
     }
 
     /// The organization used by the calls that take one, if configured.
@@ -334,16 +339,45 @@ impl Client {
 
     /// The credentials requests are signed with.
     pub fn credentials(&self) -> &Credentials {
-        self.api.inner().credentials()
+        self.transport.credentials()
+    }
+
+    /// Sends any operation of `openapi.yaml`, given its request type (see
+    /// [`crate::operation`]), and returns its response once the envelope says success.
+    ///
+    /// The named methods ([`Client::read_agent_task`] and the others) are thin sugar over
+    /// this: the same signing, retries by idempotency (reads are retried, a write is never
+    /// resent once it may have arrived; see [`crate::retry`]), request timeout, response
+    /// bound and `tracing` span. An endpoint added to `openapi.yaml` is callable here at the
+    /// next build, before it has a named method (README, "Adding an endpoint").
+    ///
+    /// ```no_run
+    /// # async fn run(client: quantconnect_agents::Client) -> Result<(), quantconnect_agents::Error> {
+    /// use quantconnect_agents::types;
+    ///
+    /// let listed = client
+    ///     .send(&types::ListAgentDeploymentsRequest { task_id: 332 })
+    ///     .await?;
+    /// for deployment in listed.deployments {
+    ///     println!("{:?} {:?}", deployment.deployment_id, deployment.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// See [`Error`]. A response whose envelope says `success: false` is [`Error::Api`] (or
+    /// [`Error::Authentication`]), never `Ok`.
+    pub async fn send<O: Operation>(&self, request: &O) -> Result<O::Response, Error> {
+        self.call(request).await.map(|response| *response)
     }
 
     /// Sends one operation: each attempt freshly signed and bounded by the request timeout,
     /// failures retried as the [`RetryPolicy`] says, a rejected signature retried once with
     /// the clock offset the server's `Date` reveals, all inside one `tracing` span.
-    async fn call<C: Call>(&self, body: &C) -> Result<Box<C::Response>, Error> {
+    async fn call<O: Operation>(&self, body: &O) -> Result<Box<O::Response>, Error> {
         let span = tracing::debug_span!(
             "quantconnect_agents::request",
-            operation = C::OPERATION,
+            operation = O::ID,
             attempts = tracing::field::Empty,
             status = tracing::field::Empty,
             duration_ms = tracing::field::Empty,
@@ -364,9 +398,9 @@ impl Client {
     }
 
     /// The attempts of one operation, and how many there were.
-    async fn attempts<C: Call>(&self, body: &C) -> (Result<Box<C::Response>, Error>, u32) {
-        let operation = C::OPERATION;
-        let kind = OperationKind::of(operation);
+    async fn attempts<O: Operation>(&self, body: &O) -> (Result<Box<O::Response>, Error>, u32) {
+        let operation = O::ID;
+        let kind = O::KIND;
         let mut attempt = 0u32;
         let mut clock_corrected = false;
         loop {
@@ -381,15 +415,14 @@ impl Client {
                     .expect("the semaphore is never closed"),
             };
             let outcome =
-                match tokio::time::timeout(self.request_timeout, call::send(&self.api, body)).await
-                {
+                match tokio::time::timeout(self.request_timeout, self.transport.send(body)).await {
                     Ok(outcome) => outcome,
                     Err(_) => Err(Error::Timeout {
                         operation,
                         after: self.request_timeout,
                     }),
                 };
-            self.api.inner().request_finished();
+            self.transport.request_finished();
             drop(permit);
             let error = match outcome {
                 Ok(body) => return (Ok(body), attempt),
@@ -402,22 +435,19 @@ impl Client {
             } = &error
             {
                 // The signature was refused, so nothing happened: safe to resend, once.
-                let corrected = self.api.inner().clock_offset() + offset;
+                let corrected = self.transport.clock_offset() + offset;
                 if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected {
                     tracing::warn!(
                         offset_seconds = offset,
                         "this machine's clock is off the server's; correcting signatures"
                     );
-                    self.api.inner().set_clock_offset(corrected);
+                    self.transport.set_clock_offset(corrected);
                     clock_corrected = true;
                     continue;
                 }
             }
             let failure = Failure::of(&error);
-            match self
-                .retry
-                .delay(kind, failure, attempt, crate::wait::random_unit())
-            {
+            match self.retry.delay(kind, failure, attempt, random_unit()) {
                 Some(delay) => tokio::time::sleep(delay).await,
                 None => return (Err(finish(kind, failure, error)), attempt),
             }
@@ -502,7 +532,7 @@ impl Client {
         &self,
         build: impl FnOnce(builder::CreateAgentRequest) -> builder::CreateAgentRequest,
     ) -> Result<types::Agent, Error> {
-        const OP: &str = types::CreateAgentRequest::OPERATION;
+        const OP: &str = types::CreateAgentRequest::ID;
         let body = build(self.with_default_organization(
             builder::CreateAgentRequest::default(),
             builder::CreateAgentRequest::organization_id,
@@ -519,7 +549,7 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn read_agent(&self, agent_id: i64) -> Result<types::Agent, Error> {
-        const OP: &str = types::ReadAgentRequest::OPERATION;
+        const OP: &str = types::ReadAgentRequest::ID;
         let body = types::ReadAgentRequest { agent_id };
         let response = self.call(&body).await?;
         required(OP, "agent", response.agent)
@@ -537,7 +567,7 @@ impl Client {
         agent_id: i64,
         build: impl FnOnce(builder::UpdateAgentRequest) -> builder::UpdateAgentRequest,
     ) -> Result<(), Error> {
-        const OP: &str = types::UpdateAgentRequest::OPERATION;
+        const OP: &str = types::UpdateAgentRequest::ID;
         let body = build(builder::UpdateAgentRequest::default().agent_id(agent_id));
         let body = self.request_body::<types::UpdateAgentRequest, _>(OP, body)?;
         self.call(&body).await.map(drop)
@@ -562,7 +592,7 @@ impl Client {
     /// # Errors
     /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`].
     pub async fn list_agents(&self) -> Result<Vec<types::Agent>, Error> {
-        const OP: &str = types::ListAgentsRequest::OPERATION;
+        const OP: &str = types::ListAgentsRequest::ID;
         let body = types::ListAgentsRequest {
             organization_id: self.organization(OP)?,
         };
@@ -602,7 +632,7 @@ impl Client {
         &self,
         build: impl FnOnce(builder::CreateAgentTaskRequest) -> builder::CreateAgentTaskRequest,
     ) -> Result<types::AgentTask, Error> {
-        const OP: &str = types::CreateAgentTaskRequest::OPERATION;
+        const OP: &str = types::CreateAgentTaskRequest::ID;
         let body = build(self.with_default_organization(
             builder::CreateAgentTaskRequest::default(),
             builder::CreateAgentTaskRequest::organization_id,
@@ -619,7 +649,7 @@ impl Client {
     /// # Errors
     /// See [`Error`].
     pub async fn read_agent_task(&self, task_id: i64) -> Result<types::AgentTask, Error> {
-        const OP: &str = types::ReadAgentTaskRequest::OPERATION;
+        const OP: &str = types::ReadAgentTaskRequest::ID;
         let body = types::ReadAgentTaskRequest { task_id };
         let response = self.call(&body).await?;
         required(OP, "task", response.task)
@@ -638,7 +668,7 @@ impl Client {
         task_id: i64,
         build: impl FnOnce(builder::UpdateAgentTaskRequest) -> builder::UpdateAgentTaskRequest,
     ) -> Result<(), Error> {
-        const OP: &str = types::UpdateAgentTaskRequest::OPERATION;
+        const OP: &str = types::UpdateAgentTaskRequest::ID;
         let body = build(builder::UpdateAgentTaskRequest::default().task_id(task_id));
         let body = self.request_body::<types::UpdateAgentTaskRequest, _>(OP, body)?;
         self.call(&body).await.map(drop)
@@ -663,7 +693,7 @@ impl Client {
     /// # Errors
     /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`].
     pub async fn list_agent_tasks(&self) -> Result<Vec<types::AgentTask>, Error> {
-        const OP: &str = types::ListAgentTasksRequest::OPERATION;
+        const OP: &str = types::ListAgentTasksRequest::ID;
         let body = types::ListAgentTasksRequest {
             organization_id: self.organization(OP)?,
         };
@@ -686,7 +716,7 @@ impl Client {
         &self,
         task_id: i64,
     ) -> Result<types::AgentDeployment, Error> {
-        const OP: &str = types::CreateAgentDeploymentRequest::OPERATION;
+        const OP: &str = types::CreateAgentDeploymentRequest::ID;
         let body = types::CreateAgentDeploymentRequest { task_id };
         let response = self.call(&body).await?;
         required(OP, "deployment", response.deployment)
@@ -702,7 +732,7 @@ impl Client {
         &self,
         deployment_id: &str,
     ) -> Result<types::AgentDeployment, Error> {
-        const OP: &str = types::ReadAgentDeploymentRequest::OPERATION;
+        const OP: &str = types::ReadAgentDeploymentRequest::ID;
         let body = types::ReadAgentDeploymentRequest {
             deployment_id: deployment_id.to_owned(),
         };
@@ -809,7 +839,7 @@ impl Client {
         deployment_id: &str,
         callable_id: Option<String>,
     ) -> Result<types::AgentConversation, Error> {
-        const OP: &str = types::ReadAgentConversationRequest::OPERATION;
+        const OP: &str = types::ReadAgentConversationRequest::ID;
         let body = types::ReadAgentConversationRequest {
             deployment_id: deployment_id.to_owned(),
             callable_id,

@@ -412,6 +412,33 @@ pub(crate) fn envelope_failure(
     Some(failure(operation, status, errors, clock_offset))
 }
 
+/// The response body was longer than the client reads: the error a bounded body's stream
+/// fails with, found again in a `reqwest::Error`'s sources by [`transport`].
+#[derive(Debug)]
+pub(crate) struct BodyTooLarge {
+    pub(crate) limit: usize,
+}
+
+impl fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the response body exceeds {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+/// The limit of the [`BodyTooLarge`] among `error` and its sources, if any.
+fn too_large(error: &(dyn std::error::Error + 'static)) -> Option<usize> {
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(big) = e.downcast_ref::<BodyTooLarge>() {
+            return Some(big.limit);
+        }
+        current = e.source();
+    }
+    None
+}
+
 /// How many bytes of an unexpected body are read at most, and shown at most.
 pub(crate) const BODY_READ_LIMIT: usize = 64 * 1024;
 const EXCERPT_CHARS: usize = 240;
@@ -454,7 +481,7 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
 /// The error for a request that failed on the way (connection, body cut short) or whose
 /// body went past the size limit.
 pub(crate) fn transport(operation: &'static str, source: reqwest::Error) -> Error {
-    match crate::hooks::too_large(&source) {
+    match too_large(&source) {
         Some(limit) => Error::ResponseTooLarge { operation, limit },
         None => Error::Transport { operation, source },
     }

@@ -1,45 +1,30 @@
 //! Entry points for the fuzz target (`fuzz/`) and the property tests: the response decoding
-//! and error mapping, driven by arbitrary bytes. Not part of the supported API.
+//! and error mapping, driven by arbitrary bytes. Behind the `fuzzing` feature: not part of
+//! the supported API.
 
 use crate::{
-    call::{self, Call},
-    error, types, Error,
+    error,
+    operation::{for_each_operation, Operation},
+    transport, Error,
 };
 
 /// How a call decodes a 200 for one operation, then what a caller may do with the result:
 /// encode it again.
 type Decoder = fn(&[u8]) -> Result<(), Error>;
 
-fn decoder<C: Call>(body: &[u8]) -> Result<(), Error> {
-    call::decode::<C::Response>(C::OPERATION, body, &reqwest::header::HeaderMap::new())
+fn decoder<O: Operation>(body: &[u8]) -> Result<(), Error> {
+    transport::decode::<O::Response>(O::ID, body, &reqwest::header::HeaderMap::new())
         .map(|decoded| drop(serde_json::to_vec(&decoded).expect("decoded values encode")))
 }
 
-const fn operation<C: Call>() -> (&'static str, Decoder) {
-    (C::OPERATION, decoder::<C>)
+macro_rules! decoders {
+    ($($request:ty),+ $(,)?) => {
+        &[$((<$request as Operation>::ID, decoder::<$request> as Decoder)),+]
+    };
 }
 
-/// Every operation, by its request type; its response type comes with it (`Call`).
-const OPERATIONS: &[(&str, Decoder)] = &[
-    operation::<types::AuthenticateRequest>(),
-    operation::<types::CreateAgentRequest>(),
-    operation::<types::ReadAgentRequest>(),
-    operation::<types::UpdateAgentRequest>(),
-    operation::<types::DeleteAgentRequest>(),
-    operation::<types::ListAgentsRequest>(),
-    operation::<types::CreateAgentTaskRequest>(),
-    operation::<types::ReadAgentTaskRequest>(),
-    operation::<types::UpdateAgentTaskRequest>(),
-    operation::<types::DeleteAgentTaskRequest>(),
-    operation::<types::ListAgentTasksRequest>(),
-    operation::<types::CreateAgentDeploymentRequest>(),
-    operation::<types::ReadAgentDeploymentRequest>(),
-    operation::<types::UpdateAgentDeploymentRequest>(),
-    operation::<types::ListAgentDeploymentsRequest>(),
-    operation::<types::StopAgentDeploymentRequest>(),
-    operation::<types::DeleteAgentDeploymentRequest>(),
-    operation::<types::ReadAgentConversationRequest>(),
-];
+/// Every operation of the spec, by its request type; its response type comes with it.
+const OPERATIONS: &[(&str, Decoder)] = for_each_operation!(decoders);
 
 const STATUSES: &[u16] = &[200, 200, 200, 200, 401, 429, 500, 502, 503, 504, 404, 302];
 

@@ -2,21 +2,25 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+// The way through the code is one way: the generated types and `operation` (what the spec
+// says about each operation) → `transport` (one attempt: sign, send, read the bounded body,
+// map the envelope) → `client` (retries, deadline, methods) → `wait`. `auth`, `error`,
+// `backoff`, `connections`, `enums` and `models` serve them and import none of them.
 pub mod auth;
-mod call;
+mod backoff;
 mod client;
 mod connections;
 pub mod enums;
 pub mod error;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod generated;
-mod hooks;
 pub mod models;
-mod operations;
+pub mod operation;
 pub mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
+mod transport;
 pub mod wait;
 
 pub use auth::Credentials;
@@ -27,6 +31,7 @@ pub use client::{
 };
 pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
 pub use error::Error;
+pub use operation::Operation;
 
 /// The models of the API, generated from `openapi.yaml`: requests, responses and the
 /// objects they carry ([`types::AgentTask`], [`types::AgentDeployment`],
@@ -35,7 +40,8 @@ pub use error::Error;
 /// Every response field is an `Option` (QuantConnect marks none required) or a collection
 /// that is empty when absent; unknown fields are ignored. Each type derives
 /// `schemars::JsonSchema`, so its schema can be handed to tools. `types::builder` holds a
-/// builder for each, used by [`Client::create_agent_task`] and friends.
+/// builder for each, used by [`Client::create_agent_task`] and friends. Every request type
+/// implements [`Operation`], so [`Client::send`] sends it.
 pub mod types {
     pub use crate::generated::types::*;
 }

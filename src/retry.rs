@@ -1,6 +1,9 @@
 //! When a failed request is sent again: a pure decision from the operation's kind, the
 //! failure and the attempt number, configured by a [`RetryPolicy`].
 //!
+//! An operation is a read when `openapi.yaml` marks it `x-idempotent: true` (authenticate,
+//! the reads, the lists, the conversation), else a write ([`OperationKind`]).
+//!
 //! | failure | read (`authenticate`, `read`, `list`, conversation) | write (create, prompt, update, stop, delete) |
 //! | --- | --- | --- |
 //! | never sent (connection refused, DNS) | retried | retried |
@@ -17,24 +20,8 @@
 
 use std::time::Duration;
 
-use crate::{wait::Backoff, Error};
-
-/// Whether an operation changes anything on the server.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationKind {
-    /// Reads nothing but state: safe to send twice.
-    Read,
-    /// Creates, prompts, updates, stops or deletes: sending it twice may do it twice.
-    Write,
-}
-
-impl OperationKind {
-    /// The kind of a QuantConnect operation id; an id this crate does not know counts as a
-    /// write, the safe assumption.
-    pub fn of(operation: &str) -> OperationKind {
-        crate::operations::find(operation).map_or(OperationKind::Write, |op| op.kind)
-    }
-}
+pub use crate::operation::OperationKind;
+use crate::{backoff::Backoff, Error};
 
 /// What went wrong with one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -642,7 +642,8 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
     let path = request.uri().path().to_owned();
     let operation = path
         .strip_prefix("/api/v2")
-        .and_then(|p| crate::operations::at_path(p.trim_end_matches('/')));
+        .and_then(crate::operation::at_path)
+        .map(|op| op.id);
     let Some(operation) = operation else {
         return Ok(plain(
             StatusCode::NOT_FOUND,

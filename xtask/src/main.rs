@@ -480,11 +480,15 @@ mod tests {
     fn the_surface_lists_operations_types_and_fields() {
         let listing = surface::listing(GENERATED).unwrap();
         assert!(listing.contains(
-            "op read_agent_task: POST /agents/tasks/read body ReadAgentTaskRequest -> AgentTaskResponse"
+            "op readAgentTask: POST /agents/tasks/read body ReadAgentTaskRequest -> AgentTaskResponse (read)\n"
         ));
         assert!(listing.contains("type AgentDeployment\n"));
         assert!(listing.contains("  AgentDeployment.status: Option<DeploymentStatus>\n"));
         assert!(listing.contains("  AgentDeployment.task_id: Option<i64>\n"));
+        assert!(listing.contains(
+            "op createAgentDeployment: POST /agents/deployments/create body \
+             CreateAgentDeploymentRequest -> CreateAgentDeploymentResponse (write)\n"
+        ));
     }
 
     #[tokio::test]

@@ -2,12 +2,12 @@
 //! `api-surface.txt`, so a reviewer sees in the diff what a spec edit does to the Rust API.
 
 use quote::ToTokens;
-use syn::{Fields, Item, ItemImpl, ItemMod, Type};
+use syn::{Fields, Item, ItemMod, Type};
 
 pub const FILE: &str = "api-surface.txt";
 
-/// The listing for the generated code `code`: one line per operation (method, body and
-/// response types), per type, and per field with its Rust type.
+/// The listing for the generated code `code`: one line per operation (id, path, body and
+/// response types, read or write), per type, and per field with its Rust type.
 pub fn listing(code: &str) -> Result<String, String> {
     let file = syn::parse_file(code).map_err(|e| format!("generated code does not parse: {e}"))?;
     let mut out = vec![
@@ -24,35 +24,53 @@ pub fn listing(code: &str) -> Result<String, String> {
         })
     };
 
-    // Operations: `impl Client { pub fn op(&self) -> builder::Op<'_> }`, and each builder's
-    // body field and `send` return type.
-    let builders = module("builder").map(items).unwrap_or_default();
+    // Operations: the generated `impl Operation for crate::types::Request { const ID, PATH,
+    // KIND; type Response }`.
     for item in &file.items {
         let Item::Impl(imp) = item else { continue };
-        if !is_impl_of(imp, "Client") || imp.trait_.is_some() {
+        let is_operation = imp
+            .trait_
+            .as_ref()
+            .and_then(|(_, path, _)| path.segments.last())
+            .is_some_and(|segment| segment.ident == "Operation");
+        if !is_operation {
             continue;
         }
+        let request = last_ident(&imp.self_ty).unwrap_or_default();
+        let (mut id, mut path, mut kind, mut response) =
+            (String::new(), String::new(), String::new(), String::new());
         for item in &imp.items {
-            let syn::ImplItem::Fn(method) = item else {
-                continue;
-            };
-            let syn::ReturnType::Type(_, ret) = &method.sig.output else {
-                continue;
-            };
-            let Some(builder) = last_ident(ret) else {
-                continue;
-            };
-            if !ret.to_token_stream().to_string().contains("builder") {
-                continue;
+            match item {
+                syn::ImplItem::Const(c) => {
+                    let value = match &c.expr {
+                        syn::Expr::Lit(syn::ExprLit {
+                            lit: syn::Lit::Str(text),
+                            ..
+                        }) => text.value(),
+                        syn::Expr::Path(p) => p
+                            .path
+                            .segments
+                            .last()
+                            .map(|s| s.ident.to_string().to_lowercase())
+                            .unwrap_or_default(),
+                        _ => continue,
+                    };
+                    match c.ident.to_string().as_str() {
+                        "ID" => id = value,
+                        "PATH" => path = value,
+                        "KIND" => kind = value,
+                        _ => {}
+                    }
+                }
+                syn::ImplItem::Type(t) if t.ident == "Response" => {
+                    response = simplify(&t.ty);
+                }
+                _ => {}
             }
-            let body = builder_body(&builders, &builder).unwrap_or_else(|| "-".into());
-            let response = builder_response(&builders, &builder).unwrap_or_else(|| "-".into());
-            let route = builder_route(&builders, &builder).unwrap_or_default();
-            out.push(format!(
-                "op {}: {route} body {body} -> {response}",
-                method.sig.ident
-            ));
         }
+        out.push(format!(
+            "op {id}: POST {path} body {request} -> {response} ({kind})"
+        ));
     }
     out.push(String::new());
 
@@ -96,80 +114,11 @@ fn items(module: &ItemMod) -> Vec<Item> {
         .unwrap_or_default()
 }
 
-fn is_impl_of(imp: &ItemImpl, name: &str) -> bool {
-    last_ident(&imp.self_ty).is_some_and(|i| i == name)
-}
-
 fn last_ident(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
         _ => None,
     }
-}
-
-fn builder_struct<'a>(builders: &'a [Item], name: &str) -> Option<&'a syn::ItemStruct> {
-    builders.iter().find_map(|item| match item {
-        Item::Struct(s) if s.ident == name => Some(s),
-        _ => None,
-    })
-}
-
-fn builder_send<'a>(builders: &'a [Item], name: &str) -> Option<&'a syn::ImplItemFn> {
-    builders.iter().find_map(|item| match item {
-        Item::Impl(imp) if is_impl_of(imp, name) => imp.items.iter().find_map(|i| match i {
-            syn::ImplItem::Fn(f) if f.sig.ident == "send" => Some(f),
-            _ => None,
-        }),
-        _ => None,
-    })
-}
-
-/// The body type a builder sends: its `body: Result<T, String>` field's `T`.
-fn builder_body(builders: &[Item], name: &str) -> Option<String> {
-    let s = builder_struct(builders, name)?;
-    let field = s
-        .fields
-        .iter()
-        .find(|f| f.ident.as_ref().is_some_and(|i| i == "body"))?;
-    let text = simplify(&field.ty);
-    let inner = text.strip_prefix("Result<")?.rsplit_once(", String>")?.0;
-    Some(inner.to_owned())
-}
-
-/// The payload type of a builder's `send`: `Result<ResponseValue<T>, Error<E>>` → `T`.
-fn builder_response(builders: &[Item], name: &str) -> Option<String> {
-    let send = builder_send(builders, name)?;
-    let syn::ReturnType::Type(_, ty) = &send.sig.output else {
-        return None;
-    };
-    let text = simplify(ty);
-    let inner = text
-        .strip_prefix("Result<ResponseValue<")?
-        .split_once(">, Error")?
-        .0;
-    Some(inner.to_owned())
-}
-
-/// `POST /agents/tasks/read`, from the doc comment progenitor writes on `send`.
-fn builder_route(builders: &[Item], name: &str) -> Option<String> {
-    let send = builder_send(builders, name)?;
-    send.attrs.iter().find_map(|attr| {
-        let syn::Meta::NameValue(nv) = &attr.meta else {
-            return None;
-        };
-        let syn::Expr::Lit(syn::ExprLit {
-            lit: syn::Lit::Str(doc),
-            ..
-        }) = &nv.value
-        else {
-            return None;
-        };
-        let text = doc.value();
-        let rest = text.trim().strip_prefix("Sends a `")?;
-        let (method, rest) = rest.split_once("` request to `")?;
-        let path = rest.split('`').next()?;
-        Some(format!("{method} {path}"))
-    })
 }
 
 /// A type as a short string: `::std::option::Option<::std::string::String>` → `Option<String>`.
@@ -190,6 +139,7 @@ fn simplify(ty: &Type) -> String {
         "types::builder::",
         "types::",
         "crate::enums::",
+        "crate::",
         "std::",
     ] {
         text = text.replace(prefix, "");

@@ -1,0 +1,275 @@
+//! One attempt of one operation, and the state it needs: the request built from its
+//! generated type, signed for now (with the clock offset learnt from the server), sent, its
+//! body read up to the size limit, and the answer decoded into the operation's response
+//! type or mapped to an [`Error`].
+//!
+//! Every operation goes through [`Transport::send`], generic over [`Operation`]. It sends
+//! POST, a JSON body, `Accept: application/json` and the signature, and nothing per
+//! operation: no header map built and merged per request, no response headers cloned into
+//! the answer (see "Performance" in the README). Retries, the call's deadline and tracing
+//! are the client's ([`crate::client`]).
+
+use std::{
+    fmt,
+    sync::{
+        atomic::{AtomicI64, Ordering},
+        Arc,
+    },
+};
+
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    auth::{self, Credentials},
+    connections::{self, Connections},
+    error::{self, BodyTooLarge, Error},
+    operation::{Envelope, Operation},
+};
+
+/// What every request of a client (and its clones) shares: the HTTP client, the base URL,
+/// the credentials and the clock offset they are signed with, the response size limit and
+/// the cap on connections.
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    base_url: String,
+    credentials: Credentials,
+    /// Seconds to add to the local clock to get the server's, learnt from a rejected
+    /// signature's `Date` header.
+    clock_offset: AtomicI64,
+    max_response_bytes: usize,
+    /// The cap on connections, when the crate built the HTTP client.
+    connections: Option<Connections>,
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transport")
+            .field("base_url", &self.base_url)
+            .field("credentials", &self.credentials)
+            .field("clock_offset", &self.clock_offset())
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Transport {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base_url: String,
+        credentials: Credentials,
+        max_response_bytes: usize,
+        connections: Option<Connections>,
+    ) -> Arc<Self> {
+        Arc::new(Transport {
+            http,
+            base_url,
+            credentials,
+            clock_offset: AtomicI64::new(0),
+            max_response_bytes,
+            connections,
+        })
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub(crate) fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    pub(crate) fn clock_offset(&self) -> i64 {
+        self.clock_offset.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_clock_offset(&self, seconds: i64) {
+        self.clock_offset.store(seconds, Ordering::Relaxed);
+    }
+
+    /// A request finished (its connection, if any, goes back to the pool).
+    pub(crate) fn request_finished(&self) {
+        if let Some(connections) = &self.connections {
+            connections.request_finished();
+        }
+    }
+
+    /// Notes that `response`'s connection closes after it, if it says so; returns whether.
+    fn connection_closes(&self, response: &reqwest::Response) -> bool {
+        match &self.connections {
+            Some(connections) if connections::closes_after(response) => {
+                connections.closed();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes that `error` broke the connection of a request (a connect error had none).
+    fn connection_broken(&self, error: &reqwest::Error) {
+        if let Some(connections) = &self.connections {
+            if !error.is_connect() {
+                connections.closed();
+            }
+        }
+    }
+
+    /// Signs `request` for now (as the server's clock tells it), replacing any signature.
+    fn sign(&self, request: &mut reqwest::Request) {
+        let signature = self
+            .credentials
+            .sign(auth::unix_now().saturating_add_signed(self.clock_offset()));
+        let headers = request.headers_mut();
+        headers.insert(reqwest::header::AUTHORIZATION, signature.authorization);
+        headers.insert(
+            auth::TIMESTAMP_HEADER,
+            HeaderValue::from(signature.timestamp),
+        );
+    }
+
+    /// Sends `body` once, freshly signed, and returns the response when its envelope says
+    /// success, else the matching [`Error`].
+    pub(crate) async fn send<O: Operation>(&self, body: &O) -> Result<Box<O::Response>, Error> {
+        let operation = O::ID;
+        let mut url = String::with_capacity(self.base_url.len() + O::PATH.len());
+        url.push_str(&self.base_url);
+        url.push_str(O::PATH);
+        let mut request = self
+            .http
+            .post(url)
+            .header(ACCEPT, HeaderValue::from_static("application/json"))
+            .json(body)
+            .build()
+            .map_err(|e| Error::InvalidRequest {
+                operation,
+                detail: e.to_string(),
+            })?;
+        self.sign(&mut request);
+        let mut response = match self.http.execute(request).await {
+            Ok(response) => limited(response, self.max_response_bytes),
+            Err(e) => {
+                self.connection_broken(&e);
+                return Err(error::transport(operation, e));
+            }
+        };
+        let closes = self.connection_closes(&response);
+        match response.status().as_u16() {
+            200 => {
+                // Kept for a failure's clock offset (`Date`); moved, not copied.
+                let headers = std::mem::take(response.headers_mut());
+                let body = read_body(&mut response).await.map_err(|e| {
+                    if !closes {
+                        self.connection_broken(&e);
+                    }
+                    error::transport(operation, e)
+                })?;
+                decode(operation, &body, &headers)
+            }
+            401 => Err(error::unauthorized(operation, &response)),
+            _ => Err(error::unexpected_response(operation, response).await),
+        }
+    }
+}
+
+/// A response whose body stream fails with [`BodyTooLarge`] past `limit` bytes, so that
+/// whoever reads it (progenitor's decoding, the error mapping) stops there.
+fn limited(response: reqwest::Response, limit: usize) -> reqwest::Response {
+    match response.content_length() {
+        // Known too large: do not read a byte of it.
+        Some(length) if length > limit as u64 => {
+            let failing = futures_util::stream::once(async move {
+                Err::<bytes::Bytes, _>(Box::new(BodyTooLarge { limit }) as BoxError)
+            });
+            return head(&response).with_body(reqwest::Body::wrap_stream(failing));
+        }
+        // hyper reads no more than the announced length: nothing to wrap, nothing to pay.
+        Some(_) => return response,
+        // Chunked or read to the end: count as it comes.
+        None => {}
+    }
+    let mut seen = 0usize;
+    let parts = head(&response);
+    let stream = response.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| Box::new(e) as BoxError)?;
+        seen = seen.saturating_add(chunk.len());
+        if seen > limit {
+            return Err(Box::new(BodyTooLarge { limit }) as BoxError);
+        }
+        Ok(chunk)
+    });
+    parts.with_body(reqwest::Body::wrap_stream(stream))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The status line, headers and URL of a response, to put another body under.
+struct Head {
+    status: reqwest::StatusCode,
+    version: reqwest::Version,
+    headers: reqwest::header::HeaderMap,
+    url: reqwest::Url,
+}
+
+fn head(response: &reqwest::Response) -> Head {
+    Head {
+        status: response.status(),
+        version: response.version(),
+        headers: response.headers().clone(),
+        url: response.url().clone(),
+    }
+}
+
+impl Head {
+    fn with_body(self, body: reqwest::Body) -> reqwest::Response {
+        use reqwest::ResponseBuilderExt as _;
+        let mut builder = http::Response::builder()
+            .status(self.status)
+            .version(self.version)
+            .url(self.url);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = self.headers;
+        }
+        builder
+            .body(body)
+            .expect("status, version and headers come from a valid response")
+            .into()
+    }
+}
+
+/// The whole body of `response`. Chunk by chunk rather than `Response::bytes`, whose future
+/// is four times larger, and without copying when the body comes in one chunk (as a
+/// `Content-Length` body of the API's size does).
+async fn read_body(response: &mut reqwest::Response) -> reqwest::Result<bytes::Bytes> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(bytes::Bytes::new());
+    };
+    let Some(second) = response.chunk().await? else {
+        return Ok(first);
+    };
+    let mut body = bytes::BytesMut::from(first);
+    body.extend_from_slice(&second);
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+/// A 200's `body` as `T` when its envelope says success, else the matching [`Error`]. A
+/// missing `success` counts as failure, as in QuantConnect's own clients.
+pub(crate) fn decode<T: Envelope + DeserializeOwned>(
+    operation: &'static str,
+    body: &[u8],
+    headers: &HeaderMap,
+) -> Result<Box<T>, Error> {
+    match serde_json::from_slice::<Box<T>>(body) {
+        Ok(decoded) if decoded.success() == Some(true) => Ok(decoded),
+        Ok(mut decoded) => Err(error::failure(
+            operation,
+            200,
+            decoded.take_errors(),
+            error::clock_offset(headers),
+        )),
+        Err(source) => Err(error::undecodable(operation, body, source)),
+    }
+}

@@ -1,0 +1,215 @@
+//! The generation side of "a new endpoint in the spec is callable at once": `build/codegen.rs`
+//! (what `build.rs` runs) on `openapi.yaml` with one operation added, as a maintainer would
+//! add it, and on specs that break its rules. `.ci/run` also builds a copy of the crate with
+//! that spec and calls the new endpoint from an outside crate (`tests/new-endpoint`).
+
+#[path = "../build/codegen.rs"]
+#[allow(dead_code)]
+mod codegen;
+
+use serde_json::{json, Value};
+
+const SPEC: &str = include_str!("../openapi.yaml");
+
+/// `openapi.yaml` with `edit` applied to it as JSON.
+fn spec_with(edit: impl FnOnce(&mut Value)) -> openapiv3::OpenAPI {
+    let mut spec: Value = serde_norway::from_str(SPEC).expect("openapi.yaml parses");
+    edit(&mut spec);
+    let text = serde_norway::to_string(&spec).expect("serializes");
+    codegen::parse(&text).expect("still an OpenAPI document")
+}
+
+/// The endpoint of issue #11's walk-through: `POST /agents/deployments/logs/read`.
+fn add_logs_endpoint(spec: &mut Value) {
+    spec["paths"]["/agents/deployments/logs/read"] = json!({
+        "post": {
+            "tags": ["Deployments"],
+            "summary": "Read the logs of an agent deployment.",
+            "operationId": "readAgentDeploymentLogs",
+            "requestBody": {
+                "required": true,
+                "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/ReadAgentDeploymentLogsRequest"
+                }}}
+            },
+            "responses": {
+                "200": {
+                    "description": "The logs.",
+                    "content": {"application/json": {"schema": {
+                        "$ref": "#/components/schemas/AgentDeploymentLogsResponse"
+                    }}}
+                },
+                "401": {"$ref": "#/components/responses/UnauthorizedErrorResponse"}
+            }
+        }
+    });
+    let schemas = &mut spec["components"]["schemas"];
+    schemas["ReadAgentDeploymentLogsRequest"] = json!({
+        "type": "object",
+        "required": ["deploymentId"],
+        "properties": {"deploymentId": {"type": "string"}}
+    });
+    schemas["AgentDeploymentLogsResponse"] = json!({
+        "type": "object",
+        "properties": {
+            "logs": {"type": "array", "items": {"type": "string"}},
+            "success": {"type": "boolean"},
+            "errors": {"type": "array", "items": {"type": "string"}}
+        }
+    });
+}
+
+#[test]
+fn the_specs_operations_are_read_with_their_kind() {
+    let operations = codegen::operations(&codegen::parse(SPEC).unwrap()).unwrap();
+    assert_eq!(operations.len(), 18);
+    let read = operations
+        .iter()
+        .find(|op| op.id == "readAgentTask")
+        .unwrap();
+    assert_eq!(
+        (
+            read.path.as_str(),
+            read.request.as_str(),
+            read.response.as_str(),
+            read.idempotent
+        ),
+        (
+            "/agents/tasks/read",
+            "ReadAgentTaskRequest",
+            "AgentTaskResponse",
+            true
+        )
+    );
+    let create = operations
+        .iter()
+        .find(|op| op.id == "createAgentDeployment")
+        .unwrap();
+    assert!(!create.idempotent, "an unmarked operation is a write");
+}
+
+#[test]
+fn an_operation_added_to_the_spec_gets_its_whole_wiring() {
+    let spec = spec_with(add_logs_endpoint);
+    let code = codegen::operations_code(&spec).expect("generates");
+    syn::parse_file(&code).expect("the generated wiring is Rust");
+    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "impl Operation for crate::types::ReadAgentDeploymentLogsRequest {",
+        "const ID: &'static str = \"readAgentDeploymentLogs\";",
+        "const PATH: &'static str = \"/agents/deployments/logs/read\";",
+        // Not marked x-idempotent: a write, never resent once it may have arrived.
+        "const KIND: OperationKind = OperationKind::Write; type Response = crate::types::AgentDeploymentLogsResponse;",
+        "impl sealed::Sealed for crate::types::ReadAgentDeploymentLogsRequest {}",
+        "impl Envelope for crate::types::AgentDeploymentLogsResponse {",
+        "OperationInfo { id: \"readAgentDeploymentLogs\", path: \"/agents/deployments/logs/read\", kind: OperationKind::Write, request: \"ReadAgentDeploymentLogsRequest\", response: \"AgentDeploymentLogsResponse\" }",
+        // In the list `for_each_operation!` hands to generic code (the fuzz entry point).
+        "crate::types::ReadAgentDeploymentLogsRequest,",
+    ] {
+        assert!(compact.contains(expected), "missing `{expected}` in:\n{code}");
+    }
+    // The envelope is generated once per response type, however many operations share it.
+    assert_eq!(
+        compact
+            .matches("impl Envelope for crate::types::RestResponse ")
+            .count(),
+        1
+    );
+
+    let types = codegen::types(&spec).expect("generates the models");
+    let compact: String = types.split_whitespace().collect::<Vec<_>>().join(" ");
+    for expected in [
+        "pub struct ReadAgentDeploymentLogsRequest {",
+        "pub deployment_id: ::std::string::String,",
+        "pub struct AgentDeploymentLogsResponse {",
+        "pub logs: ::std::vec::Vec<::std::string::String>,",
+    ] {
+        assert!(
+            compact.contains(expected),
+            "missing `{expected}` in the models"
+        );
+    }
+    // Only the models: no client, no per-operation builders or methods.
+    let file = syn::parse_file(&types).unwrap();
+    assert_eq!(file.items.len(), 1, "one item, the `types` module");
+    assert!(!types.contains("pub struct Client"));
+}
+
+#[test]
+fn x_idempotent_marks_a_read_and_takes_only_a_boolean() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["paths"]["/agents/deployments/logs/read"]["post"]["x-idempotent"] = json!(true);
+    });
+    let code = codegen::operations_code(&spec).unwrap();
+    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(compact.contains(
+        "const PATH: &'static str = \"/agents/deployments/logs/read\"; const KIND: OperationKind = OperationKind::Read;"
+    ));
+
+    let spec = spec_with(|spec| {
+        spec["paths"]["/agents/tasks/read"]["post"]["x-idempotent"] = json!("yes");
+    });
+    let error = codegen::operations_code(&spec).unwrap_err();
+    assert!(
+        error.contains("readAgentTask") && error.contains("x-idempotent"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_response_without_the_envelope_is_an_error_naming_it() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["components"]["schemas"]["AgentDeploymentLogsResponse"] = json!({
+            "type": "object",
+            "properties": {"logs": {"type": "array", "items": {"type": "string"}}}
+        });
+    });
+    let error = codegen::operations_code(&spec).unwrap_err();
+    assert!(
+        error.contains("AgentDeploymentLogsResponse")
+            && error.contains("readAgentDeploymentLogs")
+            && error.contains("success"),
+        "{error}"
+    );
+}
+
+#[test]
+fn an_envelope_through_all_of_and_a_required_success_are_understood() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["components"]["schemas"]["AgentDeploymentLogsResponse"] = json!({
+            "allOf": [
+                {"$ref": "#/components/schemas/RestResponse"},
+                {"type": "object", "properties": {
+                    "logs": {"type": "array", "items": {"type": "string"}}
+                }}
+            ]
+        });
+        spec["components"]["schemas"]["RestResponse"]["required"] = json!(["success"]);
+    });
+    let code = codegen::operations_code(&spec).unwrap();
+    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    // A required `success` is a plain `bool` in the generated type.
+    assert!(
+        compact.contains(
+            "impl Envelope for crate::types::AgentDeploymentLogsResponse { fn success(&self) -> Option<bool> { Some(self.success) }"
+        ),
+        "{code}"
+    );
+}
+
+#[test]
+fn an_operation_the_generator_cannot_wire_is_an_error_naming_it() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["paths"]["/agents/deployments/logs/read"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"] = json!({"type": "object"});
+    });
+    let error = codegen::operations_code(&spec).unwrap_err();
+    assert!(
+        error.contains("readAgentDeploymentLogs") && error.contains("request body"),
+        "{error}"
+    );
+}
