@@ -66,11 +66,15 @@ enum Command {
         #[arg(long, default_value_t = 1800)]
         max_wait: u64,
     },
-    /// Compare QuantConnect's official spec with openapi.yaml on every /agents path: missing or
-    /// new operations, methods, operation ids, and the request and 200-response schemas field
-    /// by field (types, nullability, required, enums, items, nested objects). Prints each
-    /// difference with a JSON pointer into both files and, for additions, the OpenAPI 3.0 text
-    /// to paste. Exits 0 in sync, 1 on drift, 2 when a spec cannot be read or parsed.
+    /// Say what QuantConnect changed in its official spec that openapi.yaml does not have yet
+    /// (exit 0 in sync, 1 on drift, 2 when a spec cannot be read).
+    ///
+    /// Compares QuantConnect's spec (OpenAPI 3.1) with openapi.yaml on every /agents path:
+    /// missing or new operations, methods, operation ids, and the request and 200-response
+    /// schemas field by field (types, nullability, required, enums, items, nested objects).
+    /// Prints each difference with a JSON pointer into both files and, for additions, the
+    /// OpenAPI 3.0 text to paste into openapi.yaml. /authenticate is not in QuantConnect's
+    /// spec and is not compared.
     Upstream {
         /// QuantConnect's spec: a file, or an http(s) URL to download it from.
         #[arg(value_name = "PATH_OR_URL", default_value = upstream::DEFAULT_URL)]
