@@ -10,6 +10,7 @@ mod record;
 mod recordings;
 mod spec;
 mod surface;
+mod upstream;
 
 use std::{
     path::{Path, PathBuf},
@@ -65,6 +66,23 @@ enum Command {
         #[arg(long, default_value_t = 1800)]
         max_wait: u64,
     },
+    /// Say what QuantConnect changed in its official spec that openapi.yaml does not have yet
+    /// (exit 0 in sync, 1 on drift, 2 when a spec cannot be read).
+    ///
+    /// Compares QuantConnect's spec (OpenAPI 3.1) with openapi.yaml on every /agents path:
+    /// missing or new operations, methods, operation ids, and the request and 200-response
+    /// schemas field by field (types, nullability, required, enums, items, nested objects).
+    /// Prints each difference with a JSON pointer into both files and, for additions, the
+    /// OpenAPI 3.0 text to paste into openapi.yaml. /authenticate is not in QuantConnect's
+    /// spec and is not compared.
+    Upstream {
+        /// QuantConnect's spec: a file, or an http(s) URL to download it from.
+        #[arg(value_name = "PATH_OR_URL", default_value = upstream::DEFAULT_URL)]
+        source: String,
+        /// Print the findings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -80,6 +98,7 @@ fn main() -> ExitCode {
             let out = out.unwrap_or_else(|| root.join(recordings::DIR));
             record::run(&out, std::time::Duration::from_secs(max_wait))
         }
+        Command::Upstream { source, json } => upstream::run(&root, Some(&source), json),
     };
     match result {
         Ok(code) => code,
