@@ -8,6 +8,9 @@
 //!
 //! Prints `RESULT {json}` lines for `cargo xtask bench`.
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::{
     cell::Cell,
     hash::{BuildHasher, RandomState},
@@ -19,7 +22,7 @@ use quantconnect_agents::{
     simulator::{Schedule, Simulator},
     types::AgentDeployment,
     wait::{poll_until_ended, Backoff, DEFAULT_MAX_WAIT},
-    DeploymentStatus, ProjectPreference,
+    DeploymentStatus,
 };
 
 /// Reads and notice delay of the waiter for a deployment that ends after `in_queue +
@@ -158,17 +161,7 @@ fn main() {
             .await
             .unwrap();
         let client = simulator.client();
-        let task = client
-            .create_agent_task(|t| {
-                t.agent_id(47)
-                    .name("bench")
-                    .prompt("p")
-                    .project_preference(ProjectPreference::ProjectEachTaskDeployment)
-            })
-            .await
-            .unwrap()
-            .id
-            .unwrap();
+        let task = common::create_task(&client, "bench").await.unwrap();
         let mut ids = Vec::with_capacity(waiters);
         for _ in 0..waiters {
             let deployment = client.create_agent_deployment(task).await.unwrap();

@@ -13,9 +13,7 @@ use std::{
 };
 
 use common::capture_logs;
-use quantconnect_agents::{
-    retry::RetryPolicy, simulator::Simulator, Client, Credentials, Error, ProjectPreference,
-};
+use quantconnect_agents::{retry::RetryPolicy, simulator::Simulator, Client, Credentials, Error};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpListener,
@@ -29,23 +27,11 @@ async fn concurrent_requests_open_no_more_connections_than_the_pool_keeps() {
     for round in 0..3 {
         let cap = 16;
         let sim = Simulator::start().await.unwrap();
-        let client = Client::builder(sim.credentials().clone())
-            .base_url(sim.base_url())
-            .organization_id(sim.organization_id())
+        let client = common::client_of(&sim)
             .max_concurrent_requests(cap)
             .build()
             .unwrap();
-        let task = client
-            .create_agent_task(|t| {
-                t.agent_id(47)
-                    .name("connections")
-                    .prompt("p")
-                    .project_preference(ProjectPreference::ProjectEachTaskDeployment)
-            })
-            .await
-            .unwrap()
-            .id
-            .unwrap();
+        let task = common::create_task(&client, "connections").await.unwrap();
         // Like many waiters: each task reads a few times, a few milliseconds apart, so that
         // requests start while others finish.
         let tasks = (0..1000u64).map(|i| {

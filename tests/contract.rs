@@ -278,11 +278,26 @@ fn is_empty(value: &Value) -> bool {
 #[tokio::test]
 async fn every_operation_sends_its_exact_signed_request_and_decodes_its_recording() {
     let ops = ops();
-    assert_eq!(ops.len(), 18, "the 17 agents operations and authenticate");
+    // Every operation the spec has (the generated table), each pinned here once.
+    let pinned: Vec<&str> = ops.iter().map(|op| op.id).collect();
+    let spec: Vec<&str> = quantconnect_agents::operation::OPERATIONS
+        .iter()
+        .map(|op| op.id)
+        .collect();
+    assert_eq!(
+        pinned, spec,
+        "a contract case for each operation of openapi.yaml, in its order"
+    );
     for op in &ops {
         let server = MockServer::start_async().await;
         let recorded = recording(&format!("{}.success", op.id));
         assert_eq!(recorded["operation"], op.id);
+        let info = quantconnect_agents::operation::find(op.id).unwrap();
+        assert_eq!(
+            recorded["path"], info.path,
+            "{}: the recording's path",
+            op.id
+        );
         let path = format!("/api/v2{}", recorded["path"].as_str().unwrap());
         let request = recorded["request"].clone();
         let response = recorded["response"]["body"].clone();

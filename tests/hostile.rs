@@ -2,11 +2,13 @@
 //! simulator with an injected fault): no panic, a typed error, a bounded read, no request
 //! that may have taken effect sent twice.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use quantconnect_agents::{
     simulator::{Fault, FaultKind, Simulator},
-    Client, Error, ProjectPreference, DEFAULT_MAX_RESPONSE_BYTES,
+    Client, Error, DEFAULT_MAX_RESPONSE_BYTES,
 };
 
 async fn server() -> Simulator {
@@ -14,9 +16,7 @@ async fn server() -> Simulator {
 }
 
 fn client(sim: &Simulator, timeout: Duration) -> Client {
-    Client::builder(sim.credentials().clone())
-        .base_url(sim.base_url())
-        .organization_id(sim.organization_id())
+    common::client_of(sim)
         .request_timeout(timeout)
         .build()
         .unwrap()
@@ -35,15 +35,7 @@ fn count(sim: &Simulator, operation: &str) -> usize {
 }
 
 async fn create_task(client: &Client) -> Result<i64, Error> {
-    client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("hostile")
-                .prompt("p")
-                .project_preference(ProjectPreference::ProjectForTask)
-        })
-        .await
-        .map(|t| t.id.unwrap())
+    common::create_task(client, "hostile").await
 }
 
 /// Injects `fault` on readAgentTask and returns what a read gets, and how many reads the

@@ -31,9 +31,7 @@ async fn no_token_or_hash_in_logs_errors_or_debug_output() {
     let started = now();
     let sim = Simulator::start().await.unwrap();
     let token = sim.credentials().expose_api_token().to_owned();
-    let good = Client::builder(sim.credentials().clone())
-        .base_url(sim.base_url())
-        .organization_id(sim.organization_id())
+    let good = common::client_of(&sim)
         .request_timeout(Duration::from_millis(500))
         .build()
         .unwrap();

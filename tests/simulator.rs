@@ -1,5 +1,7 @@
 //! The embedded simulator behaves as the README says QuantConnect does.
 
+mod common;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use quantconnect_agents::{
@@ -11,9 +13,7 @@ use quantconnect_agents::{
 
 /// A client of `sim` that sends every request once.
 fn once(sim: &Simulator) -> Client {
-    Client::builder(sim.credentials().clone())
-        .base_url(sim.base_url())
-        .organization_id(sim.organization_id())
+    common::client_of(sim)
         .retry_policy(RetryPolicy::disabled())
         .build()
         .unwrap()
@@ -40,16 +40,8 @@ async fn simulator(failure: Option<&str>) -> Simulator {
 }
 
 async fn new_task(client: &Client) -> i64 {
-    client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("Print Hello World Message")
-                .prompt("Print Hello World")
-                .project_preference(ProjectPreference::ProjectForTask)
-        })
+    common::create_task(client, "Print Hello World Message")
         .await
-        .unwrap()
-        .id
         .unwrap()
 }
 

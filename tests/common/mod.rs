@@ -1,4 +1,6 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests and the waiter bench. Each includes this module
+//! and uses part of it, hence the allowance.
+#![allow(dead_code)]
 
 use std::{
     io::Write,
@@ -29,7 +31,6 @@ impl Captured {
 
 /// Sends this thread's `tracing` events at `level` and above to the returned writer until
 /// the guard drops (enough for a current-thread runtime).
-#[allow(dead_code)] // Not every test file that includes this module reads logs this way.
 pub fn capture_logs(level: tracing::Level) -> (Captured, tracing::subscriber::DefaultGuard) {
     let captured = Captured::default();
     let writer = captured.clone();
@@ -39,4 +40,31 @@ pub fn capture_logs(level: tracing::Level) -> (Captured, tracing::subscriber::De
         .with_ansi(false)
         .finish();
     (captured, tracing::subscriber::set_default(subscriber))
+}
+
+/// A builder for a client of `sim` (its URL, credentials and organization), for tests that
+/// set more than [`Simulator::client`] does.
+pub fn client_of(
+    sim: &quantconnect_agents::simulator::Simulator,
+) -> quantconnect_agents::ClientBuilder {
+    quantconnect_agents::Client::builder(sim.credentials().clone())
+        .base_url(sim.base_url())
+        .organization_id(sim.organization_id())
+}
+
+/// Creates a task named `name` on the simulator's agent 47, as QuantConnect's example does,
+/// and returns its id.
+pub async fn create_task(
+    client: &quantconnect_agents::Client,
+    name: &str,
+) -> Result<i64, quantconnect_agents::Error> {
+    let task = client
+        .create_agent_task(|t| {
+            t.agent_id(quantconnect_agents::simulator::DEFAULT_AGENT_ID)
+                .name(name)
+                .prompt("Write an algorithm that prints Hello World")
+                .project_preference(quantconnect_agents::ProjectPreference::ProjectForTask)
+        })
+        .await?;
+    Ok(task.id.expect("the simulator gives every task an id"))
 }
