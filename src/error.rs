@@ -96,14 +96,24 @@ pub enum Error {
         source: reqwest::Error,
     },
 
-    /// No complete answer within the request timeout (see
+    /// No complete answer within the request timeout, which bounds the whole call: every
+    /// attempt, and the waits between them (see
     /// [`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout)).
-    #[error("{operation}: no complete answer within {after:?}")]
+    #[error(
+        "{operation}: no answer within the {} request timeout ({}, {:.1} s)",
+        Seconds(*limit),
+        Attempts(*attempts),
+        elapsed.as_secs_f64()
+    )]
     Timeout {
         /// QuantConnect's operation id.
         operation: &'static str,
-        /// The timeout that ran out.
-        after: Duration,
+        /// The request timeout that ran out.
+        limit: Duration,
+        /// How long the call took, from its start to giving up.
+        elapsed: Duration,
+        /// How many attempts were sent (0 when the call never got a turn to send).
+        attempts: u32,
     },
 
     /// The response body was longer than the client reads (see
@@ -230,6 +240,27 @@ impl Error {
         match self {
             Error::Api { errors, .. } => errors,
             _ => &[],
+        }
+    }
+}
+
+/// A duration in seconds, as people write it: `60 s`, `0.5 s`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} s", self.0.as_secs_f64())
+    }
+}
+
+/// `1 attempt`, `3 attempts`.
+struct Attempts(u32);
+
+impl fmt::Display for Attempts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            1 => f.write_str("1 attempt"),
+            n => write!(f, "{n} attempts"),
         }
     }
 }

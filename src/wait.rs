@@ -22,6 +22,11 @@
 //! Network errors and HTTP 429/502/503/504 ([`Error::is_transient`]) do not end the wait:
 //! the next read follows the schedule. Any other error ends it. Dropping the future (or the
 //! stream) stops polling at once.
+//!
+//! Each read is one call of the client, bounded by its request timeout
+//! ([`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout)); the maximum
+//! wait also cuts off a read still in flight when it runs out, so a waiter never outlives
+//! its `max_wait` by more than a moment.
 
 use std::{
     collections::{HashSet, VecDeque},
@@ -260,11 +265,25 @@ where
     let mut last: Option<AgentDeployment> = None;
     let mut last_error: Option<Error>;
     loop {
+        let exceeded = |polls, last: Option<AgentDeployment>, last_error: Option<Error>| {
+            WaitError::ExceededMaxWait {
+                deployment_id: deployment_id.to_owned(),
+                max_wait,
+                elapsed: start.elapsed(),
+                polls,
+                last: last.map(Box::new),
+                last_error: last_error.map(Box::new),
+            }
+        };
         let observed = match pending.take() {
             Some(deployment) => Ok(deployment),
             None => {
                 polls += 1;
-                read().await
+                // The maximum wait bounds the read in flight too.
+                match before(deadline, read()).await {
+                    Some(result) => result,
+                    None => return Err(exceeded(polls, last, None)),
+                }
             }
         };
         match observed {
@@ -302,22 +321,21 @@ where
         }
         let now = Instant::now();
         let remaining = match deadline {
-            Some(deadline) if now >= deadline => {
-                return Err(WaitError::ExceededMaxWait {
-                    deployment_id: deployment_id.to_owned(),
-                    max_wait,
-                    elapsed: now - start,
-                    polls,
-                    last: last.map(Box::new),
-                    last_error: last_error.map(Box::new),
-                })
-            }
+            Some(deadline) if now >= deadline => return Err(exceeded(polls, last, last_error)),
             Some(deadline) => deadline - now,
             None => Duration::MAX,
         };
         let delay = backoff.delay(delays, unit()).min(remaining);
         delays = delays.saturating_add(1);
         sleep(delay).await;
+    }
+}
+
+/// `read`, unless `deadline` comes first (`None`).
+async fn before<T>(deadline: Option<Instant>, read: impl Future<Output = T>) -> Option<T> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, read).await.ok(),
+        None => Some(read.await),
     }
 }
 
@@ -479,7 +497,13 @@ where
                 sleep(delay).await;
             }
             st.polls += 1;
-            let ended = match (st.read_deployment)().await {
+            // The maximum wait bounds the reads in flight too: one cut off by it ends the
+            // stream at the check above.
+            let deadline = start.checked_add(st.max_wait);
+            let Some(read) = before(deadline, (st.read_deployment)()).await else {
+                continue;
+            };
+            let ended = match read {
                 Ok(deployment) => deployment
                     .status
                     .as_ref()
@@ -490,7 +514,10 @@ where
                     return Some((Err(error.into()), st));
                 }
             };
-            let messages = match (st.read_conversation)().await {
+            let Some(read) = before(deadline, (st.read_conversation)()).await else {
+                continue;
+            };
+            let messages = match read {
                 Ok(messages) => messages,
                 Err(error) if error.is_transient() => continue,
                 Err(error) => {

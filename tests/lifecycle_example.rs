@@ -196,7 +196,8 @@ async fn against_a_hostile_server_it_fails_in_one_line_within_its_deadline() {
             name: "drip",
             operation: "readAgentTask",
             fault: FaultKind::Drip,
-            expected_requests: 3,
+            // The timeout bounds the whole call: the drip holds the one attempt to the end.
+            expected_requests: 1,
         },
         Case {
             name: "reset mid-body",
@@ -298,4 +299,30 @@ async fn against_a_hostile_server_it_fails_in_one_line_within_its_deadline() {
             server.requests()
         );
     }
+}
+
+#[tokio::test]
+async fn a_dripping_read_ends_the_example_at_its_request_timeout_and_says_so() {
+    let server = Simulator::start().await.unwrap();
+    server.inject(Fault::new(FaultKind::Drip).on("readAgentTask"));
+    let mut command = example_against(&server);
+    command.env("QC_REQUEST_TIMEOUT", "4");
+    let started = std::time::Instant::now();
+    let output = run(command).await;
+    let elapsed = started.elapsed();
+    let stderr = lines(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr:?}");
+    // The steps before the read take milliseconds against the simulator.
+    assert!(
+        elapsed >= std::time::Duration::from_secs(4)
+            && elapsed < std::time::Duration::from_millis(5500),
+        "took {elapsed:?}"
+    );
+    let last = stderr.last().expect("an error line");
+    assert!(
+        last.ends_with(
+            "readAgentTask: no answer within the 4 s request timeout (1 attempt, 4.0 s)"
+        ),
+        "{last}"
+    );
 }
