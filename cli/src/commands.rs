@@ -257,7 +257,7 @@ pub async fn deployments_list(g: &Global, ui: Ui, task_id: i64) -> Result<(), Fa
     if ui.json {
         ui.json(&deployments);
     } else {
-        output::out(output::deployments_table(&deployments, ui.color_out));
+        output::out(output::deployments_table(&deployments));
     }
     Ok(())
 }
@@ -672,6 +672,13 @@ pub async fn simulate(ui: Ui, args: SimulateArgs) -> Result<(), Failure> {
         })
         .start()
         .await?;
+    // Listen for Ctrl-C before saying that it stops the simulator: until the first poll the
+    // default handler would end the process instead.
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    if let Some(result) = futures_util::FutureExt::now_or_never(&mut ctrl_c) {
+        result.map_err(|e| Failure::Local(format!("cannot listen for Ctrl-C: {e}")))?;
+        return Ok(());
+    }
     let url = simulator.base_url();
     let credentials = simulator.credentials();
     if ui.json {
@@ -700,7 +707,7 @@ pub async fn simulate(ui: Ui, args: SimulateArgs) -> Result<(), Failure> {
             simulator.organization_id()
         ));
     }
-    tokio::signal::ctrl_c()
+    ctrl_c
         .await
         .map_err(|e| Failure::Local(format!("cannot listen for Ctrl-C: {e}")))?;
     output::err(format!(

@@ -279,14 +279,15 @@ pub fn task_view(t: &AgentTask) -> String {
     ])
 }
 
-/// The deployments as a table.
-pub fn deployments_table(deployments: &[AgentDeployment], color: bool) -> String {
+/// The deployments as a table (uncoloured: escape codes would count as width and skew the
+/// columns).
+pub fn deployments_table(deployments: &[AgentDeployment]) -> String {
     let rows = deployments
         .iter()
         .map(|d| {
             vec![
                 text(&d.deployment_id),
-                paint(color, status_style(d.status.as_ref()), status_text(d)),
+                status_text(d).to_owned(),
                 text(&d.task_id),
                 text(&d.created),
                 text(&d.ended),
