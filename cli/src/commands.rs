@@ -574,7 +574,7 @@ pub async fn auth(g: &Global, ui: Ui) -> Result<(), Failure> {
         ui.json(&json!({"success": true}));
     } else {
         output::out(format!(
-            "authenticated as user {} at {}",
+            "authenticated as user {} at {} (the server accepted this machine's clock)",
             client.credentials().user_id(),
             client.base_url()
         ));

@@ -542,6 +542,72 @@ fn an_independent_servers_own_error_message_reaches_stderr() {
     callable.assert_calls(1);
 }
 
+/// The Unix time a request was signed at, from its `Timestamp` header.
+fn signed_at(req: &httpmock::HttpMockRequest) -> u64 {
+    req.headers_vec()
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("timestamp"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn auth_warns_about_a_clock_three_hours_behind_the_servers() {
+    const AHEAD: u64 = 3 * 3600;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    let server = MockServer::start();
+    // The server's clock is three hours ahead: it refuses the local timestamp as too old and
+    // says what time it is; the library then signs with the server's time.
+    let refused = server.mock(|when, then| {
+        when.method("POST")
+            .path("/api/v2/authenticate")
+            .is_true(move |req| signed_at(req) < now() + AHEAD / 2);
+        then.status(401)
+            .header(
+                "date",
+                httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(AHEAD)),
+            )
+            .header("www-authenticate", "Basic realm=\"QuantConnect\"");
+    });
+    let accepted = server.mock(|when, then| {
+        when.method("POST")
+            .path("/api/v2/authenticate")
+            .is_true(move |req| signed_at(req) >= now() + AHEAD / 2);
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(r#"{"success": true}"#);
+    });
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = bare(home.path());
+    cmd.env("QC_USER_ID", USER)
+        .env("QC_API_TOKEN", TOKEN)
+        .env("QC_API_URL", server.url("/api/v2"));
+    let ran = run(&mut cmd, &["auth"]).ok();
+    refused.assert_calls(1);
+    accepted.assert_calls(1);
+    assert!(
+        ran.stdout.contains("authenticated as user"),
+        "{}",
+        ran.stdout
+    );
+    assert!(ran.stderr.contains("clock is off"), "{}", ran.stderr);
+    let offset: i64 = ran
+        .stderr
+        .split("offset_seconds=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no offset in {}", ran.stderr));
+    assert!((10_790..=10_810).contains(&offset), "{offset}");
+    ran.no_escapes();
+    ran.no_secret();
+}
+
 #[test]
 fn a_wrong_token_exits_1_with_advice_and_without_the_token() {
     let sim = Sim::start(fast());
