@@ -66,7 +66,7 @@ fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
 pub async fn agents_list(g: &Global, ui: Ui) -> Result<(), Failure> {
     let agents = client(g)?.list_agents().await?;
     if ui.json {
-        ui.json(&agents);
+        ui.json(&redacted(&agents));
     } else {
         output::out(output::agents_table(&agents));
     }
@@ -77,11 +77,30 @@ pub async fn agents_list(g: &Global, ui: Ui) -> Result<(), Failure> {
 pub async fn agents_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
     let agent = client(g)?.read_agent(id).await?;
     if ui.json {
-        ui.json(&agent);
+        ui.json(&redacted(&agent));
     } else {
         output::out(output::agent_view(&agent));
     }
     Ok(())
+}
+
+/// An agent (or a list of them) as JSON with its LLM provider token replaced by
+/// `"(redacted)"`: the one secret the API returns, and this tool never prints secrets.
+fn redacted(payload: &impl serde::Serialize) -> serde_json::Value {
+    fn redact(agent: &mut serde_json::Value) {
+        if let Some(token) = agent
+            .get_mut("token")
+            .and_then(|t| t.get_mut("llmApiTokenUser"))
+        {
+            *token = json!("(redacted)");
+        }
+    }
+    let mut value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);
+    match &mut value {
+        serde_json::Value::Array(agents) => agents.iter_mut().for_each(redact),
+        agent => redact(agent),
+    }
+    value
 }
 
 /// Applies the fields given on the command line to a create or update builder.
@@ -128,7 +147,7 @@ pub async fn agents_create(g: &Global, ui: Ui, fields: AgentFields) -> Result<()
     let client = client(g)?;
     let agent = client.create_agent(|b| apply_fields!(b, fields)).await?;
     if ui.json {
-        ui.json(&agent);
+        ui.json(&redacted(&agent));
     } else {
         output::out(format!(
             "created agent {}",

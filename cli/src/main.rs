@@ -51,7 +51,8 @@ pub struct Global {
           value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// Print exactly the payload as JSON on stdout (an array for lists), nothing else
+    /// Print exactly the payload as JSON on stdout (an array for lists), nothing else; an
+    /// agent's own LLM token shows as "(redacted)"
     #[arg(long, global = true)]
     pub json: bool,
 

@@ -609,6 +609,54 @@ fn auth_warns_about_a_clock_three_hours_behind_the_servers() {
 }
 
 #[test]
+fn an_agents_llm_token_is_never_printed() {
+    const LLM_TOKEN: &str = "sk-ant-LLM-SECRET-0001";
+    let agent = format!(
+        r#"{{"id": 105, "name": "Own key", "token": {{"llmApiTokenUser": "{LLM_TOKEN}", "llmProviderApi": "anthropic"}}}}"#
+    );
+    let server = MockServer::start();
+    server.mock(|when, then| {
+        when.method("POST").path("/api/v2/agents/read");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"success": true, "agent": {agent}}}"#));
+    });
+    server.mock(|when, then| {
+        when.method("POST").path("/api/v2/agents/list");
+        then.status(200)
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"success": true, "agents": [{agent}]}}"#));
+    });
+    let home = tempfile::tempdir().unwrap();
+    let url = server.url("/api/v2");
+    for args in [
+        &["agents", "read", "105"][..],
+        &["agents", "read", "105", "--json"],
+        &["agents", "list"],
+        &["agents", "list", "--json"],
+    ] {
+        let mut cmd = bare(home.path());
+        cmd.env("QC_USER_ID", USER)
+            .env("QC_API_TOKEN", TOKEN)
+            .env("QC_API_URL", &url)
+            .env("QC_ORGANIZATION_ID", "5cad178b20a1d52567b534553413b691");
+        let ran = run(&mut cmd, args).ok();
+        assert!(!ran.stdout.contains(LLM_TOKEN), "{args:?}: {}", ran.stdout);
+        assert!(
+            ran.stdout.contains("anthropic") || args[1] == "list",
+            "{}",
+            ran.stdout
+        );
+        if args.contains(&"--json") {
+            let v = ran.json();
+            let agent = if v.is_array() { &v[0] } else { &v };
+            assert_eq!(agent["token"]["llmApiTokenUser"], "(redacted)");
+            assert_eq!(agent["token"]["llmProviderApi"], "anthropic");
+        }
+    }
+}
+
+#[test]
 fn a_wrong_token_exits_1_with_advice_and_without_the_token() {
     let sim = Sim::start(fast());
     let mut cmd = sim.cmd();
