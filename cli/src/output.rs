@@ -61,11 +61,26 @@ pub struct Ui {
 impl Ui {
     /// Looks at the streams and `NO_COLOR` (<https://no-color.org>).
     pub fn detect(json: bool) -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        let stderr_tty = io::stderr().is_terminal();
+        Ui::decide(
+            json,
+            std::env::var_os("NO_COLOR").as_deref(),
+            io::stdout().is_terminal(),
+            io::stderr().is_terminal(),
+        )
+    }
+
+    /// The decision behind [`detect`](Self::detect): colour on a terminal unless `NO_COLOR`
+    /// is set to something; the status line whenever stderr is a terminal.
+    fn decide(
+        json: bool,
+        no_color: Option<&std::ffi::OsStr>,
+        stdout_tty: bool,
+        stderr_tty: bool,
+    ) -> Self {
+        let no_color = no_color.is_some_and(|v| !v.is_empty());
         Ui {
             json,
-            color_out: !no_color && io::stdout().is_terminal(),
+            color_out: !no_color && stdout_tty,
             color_err: !no_color && stderr_tty,
             live: stderr_tty,
         }
@@ -408,6 +423,23 @@ mod tests {
             ("name", Some("x".into())),
         ]);
         assert_eq!(f, "id:   1\nname: x");
+    }
+
+    #[test]
+    fn colour_only_on_terminals_and_never_with_no_color() {
+        use std::ffi::OsStr;
+        let ui = Ui::decide(false, None, true, false);
+        assert!(ui.color_out && !ui.color_err && !ui.live);
+        let ui = Ui::decide(false, None, false, true);
+        assert!(!ui.color_out && ui.color_err && ui.live);
+        let ui = Ui::decide(false, Some(OsStr::new("1")), true, true);
+        assert!(!ui.color_out && !ui.color_err, "NO_COLOR turns colour off");
+        assert!(ui.live, "but not the status line");
+        let ui = Ui::decide(false, Some(OsStr::new("")), true, true);
+        assert!(
+            ui.color_out,
+            "an empty NO_COLOR does not count (no-color.org)"
+        );
     }
 
     #[test]

@@ -442,6 +442,26 @@ fn ctrl_c_during_run_prints_the_ids_and_how_to_resume_or_stop() {
         .block_on(sim.client().read_agent_deployment(&id))
         .unwrap();
     assert_eq!(deployment.status, Some(DeploymentStatus::Running));
+
+    // Resuming as told, then Ctrl-C again: the same advice, the deployment still running.
+    let mut child = sim.spawn(&["deployments", "wait", &id]);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    line.clear();
+    stderr.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), format!("deployment {id}: Running"));
+    interrupt(&child);
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(
+        rest.contains(&format!("qc-agents deployments stop {id}")),
+        "{rest}"
+    );
+    let deployment = sim
+        .block_on(sim.client().read_agent_deployment(&id))
+        .unwrap();
+    assert_eq!(deployment.status, Some(DeploymentStatus::Running));
 }
 
 // --- waiting on an existing deployment ---------------------------------------------------
