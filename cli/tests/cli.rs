@@ -268,6 +268,14 @@ fn run_prints_status_changes_and_the_conversation_for_people() {
     assert!(ran.stdout.contains("user"), "{}", ran.stdout);
     assert!(ran.stdout.contains("  Say hi"), "{}", ran.stdout);
     assert!(ran.stdout.contains("deleted deployment"), "{}", ran.stdout);
+    // Without --follow the conversation is read once, at the end.
+    let reads: Vec<_> = sim
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r == "readAgentConversation")
+        .collect();
+    assert_eq!(reads.len(), 1);
     // Not a terminal: one plain line per status change instead of a status line.
     assert!(ran.stderr.contains(": InQueue"), "{}", ran.stderr);
     assert!(ran.stderr.contains(": Completed"), "{}", ran.stderr);
@@ -327,11 +335,14 @@ fn run_follow_prints_each_message_once() {
         "{}",
         ran.stdout
     );
-    assert!(sim
+    // The follower read the conversation while the deployment ran, then one final read.
+    let reads = sim
         .sim
         .requests()
         .iter()
-        .any(|r| r == "readAgentConversation"));
+        .filter(|r| *r == "readAgentConversation")
+        .count();
+    assert!(reads >= 2, "{:?}", sim.sim.requests());
 }
 
 #[test]
