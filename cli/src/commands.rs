@@ -437,23 +437,25 @@ pub async fn run(g: &Global, ui: Ui, args: RunArgs) -> Result<(), Failure> {
     let state = Mutex::new(Progress::default());
     let flow = run_flow(&client, ui, &args, &state);
     tokio::select! {
-        result = flow => result,
-        _ = tokio::signal::ctrl_c() => {
-            let state = state.lock().unwrap_or_else(|p| p.into_inner());
-            let task_id = state.task.as_ref().and_then(|t| t.id);
-            output::err("interrupted: stopped waiting; nothing was stopped or deleted");
-            match (&state.deployment_id, task_id) {
-                (Some(id), task_id) => progress::resume_hint(task_id, id),
-                (None, Some(task_id)) => {
-                    output::err(format!("task {task_id} was created but not deployed:"));
-                    output::err(format!("  deploy it:  qc-agents deployments create {task_id}"));
-                    output::err(format!("  delete it:  qc-agents tasks delete {task_id}"));
-                }
-                (None, None) => output::err("no task was created"),
-            }
-            Err(Failure::Interrupted)
-        }
+        result = flow => return result,
+        // Handled below, once the flow (and its status line) has been dropped.
+        _ = tokio::signal::ctrl_c() => {}
     }
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let task_id = state.task.as_ref().and_then(|t| t.id);
+    output::err("interrupted: stopped waiting; nothing was stopped or deleted");
+    match (&state.deployment_id, task_id) {
+        (Some(id), task_id) => progress::resume_hint(task_id, id),
+        (None, Some(task_id)) => {
+            output::err(format!("task {task_id} was created but not deployed:"));
+            output::err(format!(
+                "  deploy it:  qc-agents deployments create {task_id}"
+            ));
+            output::err(format!("  delete it:  qc-agents tasks delete {task_id}"));
+        }
+        (None, None) => output::err("no task was created"),
+    }
+    Err(Failure::Interrupted)
 }
 
 async fn run_flow(

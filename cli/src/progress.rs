@@ -87,6 +87,13 @@ impl StatusLine {
     }
 }
 
+impl Drop for StatusLine {
+    /// A wait abandoned (Ctrl-C drops it) leaves no half-drawn line above the advice.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
 /// A uniform draw from [0, 1) for the waiter's jitter, from std's randomly keyed hasher.
 fn unit() -> f64 {
     let bits = RandomState::new().hash_one(Instant::now());
