@@ -41,13 +41,14 @@ impl StatusLine {
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(None, target);
+        let bar = ProgressBar::hidden();
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {msg} · {elapsed} · {pos} reads")
+            ProgressStyle::with_template("{spinner} {prefix} {msg} · {elapsed} · reads: {pos}")
                 .expect("the template is valid"),
         );
         bar.set_prefix(format!("deployment {id}"));
         bar.set_message("…");
+        bar.set_draw_target(target);
         if ui.live {
             bar.enable_steady_tick(Duration::from_millis(120));
         }

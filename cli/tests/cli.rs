@@ -1128,3 +1128,49 @@ fn simulate_prints_exports_that_work_and_serves_until_ctrl_c() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("simulator stopped"), "{stderr}");
 }
+
+#[test]
+fn on_a_terminal_there_is_a_status_line_and_colour_unless_no_color() {
+    // util-linux's `script` (Debian: bsdutils, an essential package) gives the CLI a pty.
+    let sim = Sim::start(fast());
+    let task = sim.new_task("tty");
+    let on_a_terminal = |no_color: bool| {
+        let id = sim.new_deployment(task);
+        let mut cmd = Command::new("script");
+        cmd.env_clear()
+            .env("HOME", sim.home.path())
+            .env("TERM", "xterm-256color")
+            .env("QC_API_URL", sim.sim.base_url())
+            .env("QC_USER_ID", USER)
+            .env("QC_API_TOKEN", TOKEN);
+        if no_color {
+            cmd.env("NO_COLOR", "1");
+        }
+        let inner = format!("{BIN} deployments wait {id}");
+        run(&mut cmd, &["-qec", &inner, "/dev/null"]).ok()
+    };
+    let ran = on_a_terminal(false);
+    assert!(
+        ran.stdout.contains("reads: 1"),
+        "no status line: {:?}",
+        ran.stdout
+    );
+    assert!(ran.stdout.contains(" after "), "{:?}", ran.stdout);
+    assert!(
+        ran.stdout.contains("\u{1b}[32mCompleted"),
+        "no green Completed: {:?}",
+        ran.stdout
+    );
+    ran.no_secret();
+    let ran = on_a_terminal(true);
+    assert!(
+        ran.stdout.contains("reads: 1"),
+        "no status line: {:?}",
+        ran.stdout
+    );
+    assert!(
+        !ran.stdout.contains("\u{1b}[32m"),
+        "colour despite NO_COLOR: {:?}",
+        ran.stdout
+    );
+}
