@@ -44,20 +44,17 @@ fn client(g: &Global) -> Result<Client, Failure> {
 }
 
 fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
-    task.id.ok_or(Failure::Api(Error::MissingPayload {
-        operation: "createAgentTask",
-        field: "task.id",
-    }))
+    task.id.ok_or_else(|| {
+        Failure::Local("createAgentTask: the response says success but has no task id".into())
+    })
 }
 
 fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
-    deployment
-        .deployment_id
-        .clone()
-        .ok_or(Failure::Api(Error::MissingPayload {
-            operation: "createAgentDeployment",
-            field: "deployment.deploymentId",
-        }))
+    deployment.deployment_id.clone().ok_or_else(|| {
+        Failure::Local(
+            "createAgentDeployment: the response says success but has no deployment id".into(),
+        )
+    })
 }
 
 // --- agents ----------------------------------------------------------------------------
