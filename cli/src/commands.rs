@@ -1,0 +1,766 @@
+//! One function per command: build the client, make the library call, print the result.
+
+use std::{
+    collections::HashSet,
+    io::{IsTerminal as _, Read as _},
+    path::{Path, PathBuf},
+    sync::Mutex,
+    time::Duration,
+};
+
+use futures_util::StreamExt as _;
+use quantconnect_agents::{
+    auth::lean_credentials_path,
+    simulator::{Schedule, Simulator},
+    types::{AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
+    Client, Credentials, DeploymentStatus, Error,
+};
+use serde_json::json;
+
+use crate::{
+    output::{self, Ui},
+    progress::{self, StatusLine},
+    AgentFields, ConversationArgs, Failure, Global, LoginArgs, Preference, RunArgs, SimulateArgs,
+};
+
+/// The client the global options describe, with the credentials from the environment or
+/// lean-cli's file. Never a simulator: without credentials this is an error.
+fn client(g: &Global) -> Result<Client, Failure> {
+    let credentials = Credentials::from_env()?;
+    let mut builder = Client::builder(credentials);
+    if let Some(url) = g.api_url.as_deref().filter(|u| !u.trim().is_empty()) {
+        builder = builder.base_url(url);
+    }
+    if let Some(org) = g.organization.as_deref().filter(|o| !o.trim().is_empty()) {
+        builder = builder.organization_id(org.trim());
+    }
+    if let Some(timeout) = g.timeout {
+        if timeout.is_zero() {
+            return Err(Failure::Usage("--timeout must be more than zero".into()));
+        }
+        builder = builder.request_timeout(timeout);
+    }
+    Ok(builder.build()?)
+}
+
+fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
+    task.id.ok_or_else(|| {
+        Failure::Local("createAgentTask: the response says success but has no task id".into())
+    })
+}
+
+fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
+    deployment.deployment_id.clone().ok_or_else(|| {
+        Failure::Local(
+            "createAgentDeployment: the response says success but has no deployment id".into(),
+        )
+    })
+}
+
+// --- agents ----------------------------------------------------------------------------
+
+/// `agents list`.
+pub async fn agents_list(g: &Global, ui: Ui) -> Result<(), Failure> {
+    let agents = client(g)?.list_agents().await?;
+    if ui.json {
+        ui.json(&redacted(&agents));
+    } else {
+        output::out(output::agents_table(&agents));
+    }
+    Ok(())
+}
+
+/// `agents read ID`.
+pub async fn agents_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
+    let agent = client(g)?.read_agent(id).await?;
+    if ui.json {
+        ui.json(&redacted(&agent));
+    } else {
+        output::out(output::agent_view(&agent));
+    }
+    Ok(())
+}
+
+/// An agent (or a list of them) as JSON with its LLM provider token replaced by
+/// `"(redacted)"`: the one secret the API returns, and this tool never prints secrets.
+fn redacted(payload: &impl serde::Serialize) -> serde_json::Value {
+    fn redact(agent: &mut serde_json::Value) {
+        if let Some(token) = agent
+            .get_mut("token")
+            .and_then(|t| t.get_mut("llmApiTokenUser"))
+        {
+            *token = json!("(redacted)");
+        }
+    }
+    let mut value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);
+    match &mut value {
+        serde_json::Value::Array(agents) => agents.iter_mut().for_each(redact),
+        agent => redact(agent),
+    }
+    value
+}
+
+/// Applies the fields given on the command line to a create or update builder.
+macro_rules! apply_fields {
+    ($builder:expr, $fields:expr) => {{
+        let f = $fields;
+        let mut b = $builder;
+        if let Some(v) = f.name {
+            b = b.name(v);
+        }
+        if let Some(v) = f.description {
+            b = b.description(v);
+        }
+        if let Some(v) = f.system_prompt {
+            b = b.system_prompt(v);
+        }
+        if let Some(v) = f.model {
+            b = b.model(v);
+        }
+        if let Some(v) = f.reasoning_effort {
+            b = b.reasoning_effort(quantconnect_agents::ReasoningEffort::from(v));
+        }
+        if let Some(v) = f.max_turns {
+            b = b.max_turns(v);
+        }
+        if let Some(v) = f.tool_choice {
+            b = b.tool_choice(v);
+        }
+        if !f.tools.is_empty() {
+            b = b.tools(f.tools);
+        }
+        if let Some(v) = f.public {
+            b = b.public(v);
+        }
+        b
+    }};
+}
+
+/// `agents create --name …`.
+pub async fn agents_create(g: &Global, ui: Ui, fields: AgentFields) -> Result<(), Failure> {
+    if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
+        return Err(Failure::Usage("agents create needs --name NAME".into()));
+    }
+    let client = client(g)?;
+    let agent = client.create_agent(|b| apply_fields!(b, fields)).await?;
+    if ui.json {
+        ui.json(&redacted(&agent));
+    } else {
+        output::out(format!(
+            "created agent {}",
+            agent.id.map_or("?".into(), |i| i.to_string())
+        ));
+        output::out(output::agent_view(&agent));
+    }
+    Ok(())
+}
+
+/// `agents update ID …`.
+pub async fn agents_update(
+    g: &Global,
+    ui: Ui,
+    id: i64,
+    fields: AgentFields,
+) -> Result<(), Failure> {
+    let client = client(g)?;
+    client
+        .update_agent(id, |b| apply_fields!(b, fields))
+        .await?;
+    if ui.json {
+        ui.json(&json!({"success": true}));
+    } else {
+        output::out(format!("updated agent {id}"));
+    }
+    Ok(())
+}
+
+/// `agents delete ID`.
+pub async fn agents_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
+    client(g)?.delete_agent(id).await?;
+    done(ui, format!("deleted agent {id}"));
+    Ok(())
+}
+
+/// The answer of a call that returns nothing: `{"success": true}` with --json.
+fn done(ui: Ui, line: String) {
+    if ui.json {
+        ui.json(&json!({"success": true}));
+    } else {
+        output::out(line);
+    }
+}
+
+// --- tasks -----------------------------------------------------------------------------
+
+/// `tasks list`.
+pub async fn tasks_list(g: &Global, ui: Ui) -> Result<(), Failure> {
+    let tasks = client(g)?.list_agent_tasks().await?;
+    if ui.json {
+        ui.json(&tasks);
+    } else {
+        output::out(output::tasks_table(&tasks));
+    }
+    Ok(())
+}
+
+/// `tasks read ID`.
+pub async fn tasks_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
+    let task = client(g)?.read_agent_task(id).await?;
+    if ui.json {
+        ui.json(&task);
+    } else {
+        output::out(output::task_view(&task));
+    }
+    Ok(())
+}
+
+async fn create_task(
+    client: &Client,
+    agent: i64,
+    name: String,
+    prompt: String,
+    preference: Preference,
+) -> Result<AgentTask, Error> {
+    client
+        .create_agent_task(|t| {
+            t.agent_id(agent)
+                .name(name)
+                .prompt(prompt)
+                .project_preference(quantconnect_agents::ProjectPreference::from(preference))
+        })
+        .await
+}
+
+/// `tasks create --agent … --name … --prompt …`.
+pub async fn tasks_create(
+    g: &Global,
+    ui: Ui,
+    agent: i64,
+    name: String,
+    prompt: String,
+    preference: Preference,
+) -> Result<(), Failure> {
+    let task = create_task(&client(g)?, agent, name, prompt, preference).await?;
+    if ui.json {
+        ui.json(&task);
+    } else {
+        output::out(format!("created task {}", id_of_task(&task)?));
+        output::out(output::task_view(&task));
+    }
+    Ok(())
+}
+
+/// `tasks rename ID NAME`.
+pub async fn tasks_rename(g: &Global, ui: Ui, id: i64, name: String) -> Result<(), Failure> {
+    let shown = name.clone();
+    client(g)?.update_agent_task(id, |t| t.name(name)).await?;
+    done(ui, format!("renamed task {id} to {shown:?}"));
+    Ok(())
+}
+
+/// `tasks delete ID`.
+pub async fn tasks_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
+    client(g)?.delete_agent_task(id).await?;
+    done(ui, format!("deleted task {id}"));
+    Ok(())
+}
+
+// --- deployments -----------------------------------------------------------------------
+
+/// `deployments list TASK_ID`.
+pub async fn deployments_list(g: &Global, ui: Ui, task_id: i64) -> Result<(), Failure> {
+    let deployments = client(g)?.list_agent_deployments(task_id).await?;
+    if ui.json {
+        ui.json(&deployments);
+    } else {
+        output::out(output::deployments_table(&deployments));
+    }
+    Ok(())
+}
+
+/// `deployments read ID`.
+pub async fn deployments_read(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
+    let deployment = client(g)?.read_agent_deployment(id).await?;
+    if ui.json {
+        ui.json(&deployment);
+    } else {
+        output::out(output::deployment_view(&deployment, ui.color_out));
+    }
+    Ok(())
+}
+
+/// `deployments create TASK_ID`.
+pub async fn deployments_create(g: &Global, ui: Ui, task_id: i64) -> Result<(), Failure> {
+    let deployment = client(g)?.create_agent_deployment(task_id).await?;
+    if ui.json {
+        ui.json(&deployment);
+    } else {
+        let id = id_of_deployment(&deployment)?;
+        output::out(format!("created deployment {id} of task {task_id}"));
+        output::out(output::deployment_view(&deployment, ui.color_out));
+        output::out(format!("wait for it: qc-agents deployments wait {id}"));
+    }
+    Ok(())
+}
+
+/// `deployments prompt ID TEXT`.
+pub async fn deployments_prompt(g: &Global, ui: Ui, id: &str, text: String) -> Result<(), Failure> {
+    let message = client(g)?.prompt_agent_deployment(id, text).await?;
+    if ui.json {
+        ui.json(&json!({"success": true, "message": message}));
+    } else {
+        output::out(format!(
+            "prompted deployment {id}: {}",
+            message.as_deref().unwrap_or("accepted")
+        ));
+    }
+    Ok(())
+}
+
+/// `deployments stop ID`.
+pub async fn deployments_stop(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
+    client(g)?.stop_agent_deployment(id).await?;
+    done(ui, format!("stopped deployment {id}"));
+    Ok(())
+}
+
+/// `deployments delete ID`.
+pub async fn deployments_delete(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
+    client(g)?.delete_agent_deployment(id).await?;
+    done(ui, format!("deleted deployment {id}"));
+    Ok(())
+}
+
+/// `deployments wait ID`: exit 0 when it completes, 3 failed, 4 stopped, 5 still running
+/// when the maximum wait runs out.
+pub async fn deployments_wait(
+    g: &Global,
+    ui: Ui,
+    id: &str,
+    max_wait: Duration,
+) -> Result<(), Failure> {
+    let client = client(g)?;
+    let line = StatusLine::new(ui, id);
+    let waited = tokio::select! {
+        waited = progress::wait_for(&client, id, max_wait, &line) => waited,
+        _ = tokio::signal::ctrl_c() => {
+            line.finish();
+            output::err(format!("interrupted: stopped waiting; deployment {id} goes on"));
+            progress::resume_hint(None, id);
+            return Err(Failure::Interrupted);
+        }
+    };
+    line.finish();
+    let last = match &waited.outcome {
+        Ok(d) => Some(d),
+        Err(e) => e.deployment(),
+    };
+    if ui.json {
+        if let Some(d) = last {
+            ui.json(d);
+        }
+    } else {
+        output::out(progress::summary(ui, id, last, &waited));
+        if let Some(d) = last {
+            output::out(output::deployment_view(d, ui.color_out));
+        }
+    }
+    waited.outcome.map(drop).map_err(Failure::from)
+}
+
+// --- conversation ----------------------------------------------------------------------
+
+/// `conversation ID [--follow] [--callable ID]`.
+pub async fn conversation(g: &Global, ui: Ui, args: ConversationArgs) -> Result<(), Failure> {
+    let client = client(g)?;
+    if args.follow {
+        let stream = client
+            .follow_conversation(args.id.as_str())
+            .max_wait(args.max_wait)
+            .stream();
+        let mut stream = std::pin::pin!(stream);
+        while let Some(message) = stream.next().await {
+            let message = message?;
+            if ui.json {
+                match serde_json::to_string(&message) {
+                    Ok(line) => output::out(line),
+                    Err(e) => return Err(Failure::Local(format!("cannot encode a message: {e}"))),
+                }
+            } else {
+                output::out(output::message_view(&message, ui.color_out));
+            }
+            if output::stdout_closed() {
+                break;
+            }
+        }
+        return Ok(());
+    }
+    let conversation = match &args.callable {
+        Some(callable) => {
+            client
+                .read_callable_conversation(&args.id, callable)
+                .await?
+        }
+        None => client.read_agent_conversation(&args.id).await?,
+    };
+    if ui.json {
+        ui.json(&conversation);
+    } else {
+        for message in &conversation.messages {
+            output::out(output::message_view(message, ui.color_out));
+        }
+        output::out(output::conversation_footer(&conversation));
+    }
+    Ok(())
+}
+
+// --- run -------------------------------------------------------------------------------
+
+/// The key a message is known by, as the library's follower keys it.
+fn message_key(index: usize, message: &AgentConversationMessage) -> String {
+    message.id.clone().unwrap_or_else(|| format!("#{index}"))
+}
+
+/// What `run` got as far as, for the JSON object and for cleaning up.
+#[derive(Default)]
+struct Progress {
+    task: Option<AgentTask>,
+    deployment_id: Option<String>,
+}
+
+/// `run`: create the task, deploy it, wait, print the conversation, clean up.
+pub async fn run(g: &Global, ui: Ui, args: RunArgs) -> Result<(), Failure> {
+    let client = client(g)?;
+    let state = Mutex::new(Progress::default());
+    let flow = run_flow(&client, ui, &args, &state);
+    tokio::select! {
+        result = flow => return result,
+        // Handled below, once the flow (and its status line) has been dropped.
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let state = state.lock().unwrap_or_else(|p| p.into_inner());
+    let task_id = state.task.as_ref().and_then(|t| t.id);
+    output::err("interrupted: stopped waiting; nothing was stopped or deleted");
+    match (&state.deployment_id, task_id) {
+        (Some(id), task_id) => progress::resume_hint(task_id, id),
+        (None, Some(task_id)) => {
+            output::err(format!("task {task_id} was created but not deployed:"));
+            output::err(format!(
+                "  deploy it:  qc-agents deployments create {task_id}"
+            ));
+            output::err(format!("  delete it:  qc-agents tasks delete {task_id}"));
+        }
+        (None, None) => output::err("no task was created"),
+    }
+    Err(Failure::Interrupted)
+}
+
+async fn run_flow(
+    client: &Client,
+    ui: Ui,
+    args: &RunArgs,
+    state: &Mutex<Progress>,
+) -> Result<(), Failure> {
+    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
+    let task = create_task(
+        client,
+        args.agent,
+        args.name.clone(),
+        args.prompt.clone(),
+        args.project_preference,
+    )
+    .await?;
+    let task_id = id_of_task(&task)?;
+    lock().task = Some(task.clone());
+    ui.line(format!(
+        "created task {task_id} ({})",
+        task.name.as_deref().unwrap_or("unnamed")
+    ));
+
+    let created = client.create_agent_deployment(task_id).await?;
+    let id = id_of_deployment(&created)?;
+    lock().deployment_id = Some(id.clone());
+    ui.line(format!("created deployment {id}"));
+
+    let line = StatusLine::new(ui, &id);
+    let printed = Mutex::new(HashSet::new());
+    let follow = async {
+        if !args.follow {
+            return;
+        }
+        let stream = client
+            .follow_conversation(id.as_str())
+            .max_wait(args.max_wait)
+            .stream();
+        let mut stream = std::pin::pin!(stream);
+        let mut index = 0;
+        while let Some(message) = stream.next().await {
+            match message {
+                Ok(message) => {
+                    line.print(output::message_view(&message, ui.color_out));
+                    printed
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(message_key(index, &message));
+                    index += 1;
+                }
+                // The waiter reports how the deployment ended; the messages still to come
+                // are printed after it from one last read.
+                Err(_) => break,
+            }
+        }
+    };
+    let (waited, ()) = tokio::join!(
+        progress::wait_for(client, &id, args.max_wait, &line),
+        follow
+    );
+    line.finish();
+
+    let last = match &waited.outcome {
+        Ok(d) => Some(d.clone()),
+        Err(e) => e.deployment().cloned(),
+    };
+    ui.line(progress::summary(ui, &id, last.as_ref(), &waited));
+
+    // The whole conversation, once: printed where --follow did not already, and in the JSON.
+    let conversation = client.read_agent_conversation(&id).await;
+    if let Ok(conversation) = &conversation {
+        if !ui.json {
+            print_rest(
+                ui,
+                conversation,
+                &printed.lock().unwrap_or_else(|p| p.into_inner()),
+            );
+        }
+    }
+    if ui.json {
+        let conversation = conversation.as_ref().ok();
+        ui.json(&json!({"task": task, "deployment": last, "conversation": conversation}));
+    }
+
+    let ended = last
+        .as_ref()
+        .and_then(|d| d.status.as_ref())
+        .is_some_and(DeploymentStatus::is_terminal);
+    let outcome = waited.outcome.map(drop).map_err(Failure::from);
+    if !ended {
+        // Still running (or unknown): leave it for the user, and say how to pick it up.
+        progress::resume_hint(Some(task_id), &id);
+        return outcome;
+    }
+    let cleaned = if args.keep {
+        ui.line(format!(
+            "kept task {task_id} and deployment {id} (--keep); delete them with: \
+             qc-agents deployments delete {id} && qc-agents tasks delete {task_id}"
+        ));
+        Ok(())
+    } else {
+        match client.delete_agent_deployment(&id).await {
+            Ok(()) => client.delete_agent_task(task_id).await,
+            Err(e) => Err(e),
+        }
+        .inspect(|()| ui.line(format!("deleted deployment {id} and task {task_id}")))
+    };
+    // How the deployment ended decides the exit status; then a conversation that could
+    // not be read; then a cleanup that failed.
+    if let (Err(_), Err(e)) = (&outcome, &cleaned) {
+        output::err(format!("error: cleaning up: {e}"));
+    }
+    outcome?;
+    conversation?;
+    Ok(cleaned?)
+}
+
+/// Prints the messages of `conversation` not already printed, then its footer.
+fn print_rest(ui: Ui, conversation: &AgentConversation, printed: &HashSet<String>) {
+    for (index, message) in conversation.messages.iter().enumerate() {
+        if !printed.contains(&message_key(index, message)) {
+            output::out(output::message_view(message, ui.color_out));
+        }
+    }
+    output::out(output::conversation_footer(conversation));
+}
+
+// --- auth, login, simulate -------------------------------------------------------------
+
+/// `auth`: one signed request. A wrong user id or token, or a clock too far off, fails
+/// with the library's advice; a clock the library had to correct is logged as a warning.
+pub async fn auth(g: &Global, ui: Ui) -> Result<(), Failure> {
+    let client = client(g)?;
+    client.authenticate().await?;
+    if ui.json {
+        ui.json(&json!({"success": true}));
+    } else {
+        output::out(format!(
+            "authenticated as user {} at {} (the server accepted this machine's clock)",
+            client.credentials().user_id(),
+            client.base_url()
+        ));
+        output::out(match client.organization_id() {
+            Some(org) => format!("organization {org}"),
+            None => "no organization set (--organization or QC_ORGANIZATION_ID): listing and creating agents and tasks need one".into(),
+        });
+    }
+    Ok(())
+}
+
+/// `login`: writes lean-cli's credentials file, keys `user-id` and `api-token`, mode 600,
+/// keeping any other keys the file has.
+pub fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
+    let user_id = args.user_id.trim().to_owned();
+    if user_id.is_empty() {
+        return Err(Failure::Usage("--user-id is empty".into()));
+    }
+    let token = match args.api_token {
+        Some(token) => token,
+        None => read_token()?,
+    };
+    let token = token.trim().to_owned();
+    if token.is_empty() {
+        return Err(Failure::Usage("the API token is empty".into()));
+    }
+    let path = lean_credentials_path()
+        .ok_or_else(|| Failure::Local("no home directory to keep ~/.lean/credentials in".into()))?;
+    write_credentials(&path, &user_id, &token)
+        .map_err(|e| Failure::Local(format!("cannot write {}: {e}", path.display())))?;
+    if ui.json {
+        ui.json(&json!({"success": true, "path": path, "userId": user_id}));
+    } else {
+        output::out(format!(
+            "saved the credentials of user {user_id} in {} (mode 600, shared with lean-cli); check them with: qc-agents auth",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn read_token() -> Result<String, Failure> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        output::err("API token (input is shown; pipe it in to keep it off the screen):");
+    }
+    let mut token = String::new();
+    stdin
+        .lock()
+        .take(64 * 1024)
+        .read_to_string(&mut token)
+        .map_err(|e| Failure::Local(format!("cannot read the API token from stdin: {e}")))?;
+    Ok(token.lines().next().unwrap_or_default().to_owned())
+}
+
+/// Writes the file through a temporary file created with mode 600 and renamed into place, so
+/// the token is never readable by others, not even for a moment.
+fn write_credentials(path: &Path, user_id: &str, token: &str) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut data = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).ok()
+        })
+        .unwrap_or_default();
+    data.insert("user-id".into(), user_id.into());
+    data.insert("api-token".into(), token.into());
+    let text = serde_json::to_string_pretty(&data).map_err(std::io::Error::other)?;
+    let temp: PathBuf = dir.join(format!(".credentials.qc-agents.{}", std::process::id()));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let written = (|| {
+        use std::io::Write as _;
+        let mut file = options.open(&temp)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    written
+}
+
+/// `simulate`: serves the embedded simulator in the foreground until Ctrl-C.
+pub async fn simulate(ui: Ui, args: SimulateArgs) -> Result<(), Failure> {
+    let simulator = Simulator::builder()
+        .schedule(Schedule {
+            in_queue: args.in_queue,
+            running: args.running,
+            failure: args.fail,
+        })
+        .start()
+        .await?;
+    // Listen for Ctrl-C before saying that it stops the simulator: until the first poll the
+    // default handler would end the process instead.
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    if let Some(result) = futures_util::FutureExt::now_or_never(&mut ctrl_c) {
+        result.map_err(|e| Failure::Local(format!("cannot listen for Ctrl-C: {e}")))?;
+        return Ok(());
+    }
+    let url = simulator.base_url();
+    let credentials = simulator.credentials();
+    if ui.json {
+        ui.json(&json!({
+            "QC_API_URL": url,
+            "QC_USER_ID": credentials.user_id(),
+            "QC_API_TOKEN": credentials.expose_api_token(),
+            "QC_ORGANIZATION_ID": simulator.organization_id(),
+        }));
+    } else {
+        output::out("# A simulator of QuantConnect's Agents API (not QuantConnect) is serving until Ctrl-C.");
+        output::out(
+            "# The credentials below are its own throwaway ones, valid only for this process.",
+        );
+        output::out(
+            "# Paste these lines into another shell to point qc-agents (or the crate) at it:",
+        );
+        output::out(format!("export QC_API_URL={url}"));
+        output::out(format!("export QC_USER_ID={}", credentials.user_id()));
+        output::out(format!(
+            "export QC_API_TOKEN={}",
+            credentials.expose_api_token()
+        ));
+        output::out(format!(
+            "export QC_ORGANIZATION_ID={}",
+            simulator.organization_id()
+        ));
+    }
+    ctrl_c
+        .await
+        .map_err(|e| Failure::Local(format!("cannot listen for Ctrl-C: {e}")))?;
+    output::err(format!(
+        "simulator stopped after {} requests",
+        simulator.requests().len()
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_file_keeps_other_keys_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lean").join("credentials");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, r#"{"user-id": "1", "api-token": "old", "other": 5}"#).unwrap();
+        write_credentials(&path, "42", "new-token").unwrap();
+        let data: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(data["user-id"], "42");
+        assert_eq!(data["api-token"], "new-token");
+        assert_eq!(data["other"], 5);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    }
+}

@@ -1,0 +1,146 @@
+//! Waiting for a deployment with a live status line (status, elapsed time, reads) on a
+//! terminal, or one plain line per status change on stderr otherwise.
+
+use std::{
+    cell::Cell,
+    hash::{BuildHasher as _, RandomState},
+    time::{Duration, Instant},
+};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use quantconnect_agents::{
+    types::AgentDeployment,
+    wait::{self, Backoff, WaitError},
+    Client,
+};
+
+use crate::output::{self, elapsed, paint, status_style, status_text, Ui};
+
+/// How a wait went: the outcome, how long it took and how many reads it made.
+pub struct Waited {
+    /// The deployment once `Completed`, or why not.
+    pub outcome: Result<AgentDeployment, WaitError>,
+    /// How long the wait took.
+    pub elapsed: Duration,
+    /// How many times the deployment was read.
+    pub reads: u32,
+}
+
+/// The status line: a spinner on stderr when it is a terminal, else nothing drawn.
+pub struct StatusLine {
+    bar: ProgressBar,
+    ui: Ui,
+    id: String,
+}
+
+impl StatusLine {
+    /// A status line for deployment `id`, drawn only when stderr is a terminal.
+    pub fn new(ui: Ui, id: &str) -> Self {
+        let target = if ui.live {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::hidden();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {prefix} {msg} · {elapsed} · reads: {pos}")
+                .expect("the template is valid"),
+        );
+        bar.set_prefix(format!("deployment {id}"));
+        bar.set_message("…");
+        bar.set_draw_target(target);
+        if ui.live {
+            bar.enable_steady_tick(Duration::from_millis(120));
+        }
+        StatusLine {
+            bar,
+            ui,
+            id: id.to_owned(),
+        }
+    }
+
+    /// Shows a new status: on the live line, or as a plain line on stderr.
+    pub fn status(&self, deployment: &AgentDeployment) {
+        let status = status_text(deployment);
+        if self.ui.live {
+            self.bar.set_message(paint(
+                self.ui.color_err,
+                status_style(deployment.status.as_ref()),
+                status,
+            ));
+        } else {
+            output::err(format!("deployment {}: {status}", self.id));
+        }
+    }
+
+    /// Prints a line on stdout without tearing the status line.
+    pub fn print(&self, text: impl std::fmt::Display) {
+        self.bar.suspend(|| output::out(text));
+    }
+
+    fn read(&self) {
+        self.bar.inc(1);
+    }
+
+    /// Removes the status line.
+    pub fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Drop for StatusLine {
+    /// A wait abandoned (Ctrl-C drops it) leaves no half-drawn line above the advice.
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// A uniform draw from [0, 1) for the waiter's jitter, from std's randomly keyed hasher.
+fn unit() -> f64 {
+    let bits = RandomState::new().hash_one(Instant::now());
+    (bits >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Waits for deployment `id` on the library's schedule (`wait::poll_until_ended` with the
+/// default backoff and the client's reads), counting the reads for the status line.
+pub async fn wait_for(client: &Client, id: &str, max_wait: Duration, line: &StatusLine) -> Waited {
+    let started = Instant::now();
+    let reads = Cell::new(0u32);
+    let read = || {
+        reads.set(reads.get() + 1);
+        line.read();
+        client.read_agent_deployment(id)
+    };
+    let outcome = wait::poll_until_ended(id, read, None, max_wait, Backoff::default(), unit, |d| {
+        line.status(d)
+    })
+    .await;
+    Waited {
+        outcome,
+        elapsed: started.elapsed(),
+        reads: reads.get(),
+    }
+}
+
+/// `Completed in 4s (3 reads)`, coloured by status.
+pub fn summary(ui: Ui, id: &str, deployment: Option<&AgentDeployment>, waited: &Waited) -> String {
+    let status = deployment.map_or("still running", status_text);
+    let style = status_style(deployment.and_then(|d| d.status.as_ref()));
+    format!(
+        "deployment {id} {} after {} ({} reads)",
+        paint(ui.color_out, style, status),
+        elapsed(waited.elapsed),
+        waited.reads
+    )
+}
+
+/// Tells the user how to pick up deployment `id` again or stop it (stderr).
+pub fn resume_hint(task_id: Option<i64>, id: &str) {
+    let task = task_id.map(|t| format!("task {t}, ")).unwrap_or_default();
+    output::err(format!("{task}deployment {id} is still there:"));
+    output::err(format!("  resume waiting: qc-agents deployments wait {id}"));
+    output::err(format!("  stop it:        qc-agents deployments stop {id}"));
+    if let Some(task_id) = task_id {
+        output::err(format!("  delete it all:  qc-agents deployments delete {id} && qc-agents tasks delete {task_id}"));
+    }
+}
