@@ -11,15 +11,24 @@
 //! open, a request that finds none idle either will soon get one that is on its way back (a
 //! request finished a moment ago), or one of them has closed without the client learning it
 //! (the server's or the pool's idle timeout). In the first case the connect waits instead
-//! of connecting: when the request gets a pooled connection, hyper moves the connect into a
-//! background task, which the connect notices (it is polled from another task) and gives up
-//! without opening anything; if none comes back within [`STALE_AFTER`], it goes ahead. In
-//! the second case, and after such a wait, the open connections are counted again as those
-//! of the requests in flight, forgetting the ones that closed unseen.
+//! of connecting, and gives up without opening anything as soon as its request no longer
+//! awaits it; if no connection comes back within [`STALE_AFTER`], it goes ahead. In the
+//! second case, and after such a wait, the open connections are counted again as those of
+//! the requests in flight, forgetting the ones that closed unseen.
 //!
-//! The wait is part of the request's time (its timeout runs), and a request future moved
-//! to another task while its connect waits is taken for one served from the pool: that
-//! connect fails, as a connect error the retry policy resends (nothing was sent).
+//! How a connect knows that its request no longer awaits it rests on tokio's documented
+//! task-local semantics, not on how hyper schedules its futures: the transport sends each
+//! request inside [`Connections::sending`], which marks it in a task-local
+//! ([`tokio::task::LocalKey::scope`]: the value is visible exactly while the request's
+//! future is being polled). The connector is called while the request is polled and notes
+//! the mark. A waiting connect that is then polled without that mark is being driven by
+//! something other than its request (hyper hands a connect that lost the race with the pool
+//! to a background task): the request took a pooled connection. The one thing assumed of
+//! hyper, that it calls the connector while polling the request, is checked by a test
+//! (`the_http_client_calls_the_connector_while_polling_the_request`); if it stopped, the
+//! connect would find no mark and only wait out [`STALE_AFTER`].
+//!
+//! The wait is part of the request's time (its deadline runs).
 
 use std::{
     future::Future,
@@ -33,6 +42,11 @@ use std::{
 };
 
 use tokio::sync::Semaphore;
+
+tokio::task_local! {
+    /// The request whose future is being polled: set by [`Connections::sending`].
+    static REQUEST: u64;
+}
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -61,8 +75,18 @@ impl Connections {
                 open: AtomicUsize::new(0),
                 started: std::time::Instant::now(),
                 last_finished_ms: AtomicU64::new(u64::MAX),
+                next_request: AtomicU64::new(0),
+                unmarked_connects: AtomicUsize::new(0),
             }),
         }
+    }
+
+    /// Sends a request: runs `execute` (the HTTP client's `execute`) marked as one request,
+    /// so that a connect the HTTP client starts for it can tell when the request no longer
+    /// awaits it.
+    pub(crate) async fn sending<F: Future>(&self, execute: F) -> F::Output {
+        let mark = self.counter.next_request.fetch_add(1, Ordering::Relaxed);
+        REQUEST.scope(mark, execute).await
     }
 
     /// The layer for `reqwest::ClientBuilder::connector_layer`.
@@ -137,6 +161,11 @@ struct Counter {
     started: std::time::Instant,
     /// When the last request finished, in milliseconds since `started`; `u64::MAX` before.
     last_finished_ms: AtomicU64,
+    /// The mark of the next request sent.
+    next_request: AtomicU64,
+    /// Connects called outside any marked request (none, as long as hyper calls the
+    /// connector while polling the request; a test checks it).
+    unmarked_connects: AtomicUsize,
 }
 
 impl Counter {
@@ -221,14 +250,17 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let counter = self.counter.clone();
-        // hyper calls the connector from the task of the request that needs the connection.
-        let requester = tokio::task::try_id();
+        // Called while the request that needs the connection is polled: note which.
+        let request = REQUEST.try_with(|mark| *mark).ok();
+        if request.is_none() {
+            counter.unmarked_connects.fetch_add(1, Ordering::Relaxed);
+        }
         Box::pin(async move {
             let reservation = counter.reserve();
             if reservation.is_none() {
                 if counter.connection_in_transit() {
                     if let Waited::ConnectionReused = (WaitForPool {
-                        requester,
+                        request,
                         stale: Box::pin(tokio::time::sleep(STALE_AFTER)),
                     })
                     .await
@@ -250,16 +282,20 @@ where
     }
 }
 
+#[derive(Debug, PartialEq, Eq)]
 enum Waited {
-    /// hyper moved the connect into a background task: the request took a pooled connection.
+    /// The connect is no longer polled by its request: the request took a pooled connection.
     ConnectionReused,
     /// Nothing came back in time.
     Stale,
 }
 
-/// Pending until polled from a task other than the requester's, or until `stale`.
+/// Pending until polled outside the request it was started for (see the module docs), or
+/// until `stale`.
 struct WaitForPool {
-    requester: Option<tokio::task::Id>,
+    /// The mark of the request it was started for; `None` if it was started outside any
+    /// (then it only waits for `stale`).
+    request: Option<u64>,
     stale: Pin<Box<tokio::time::Sleep>>,
 }
 
@@ -267,8 +303,10 @@ impl Future for WaitForPool {
     type Output = Waited;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited> {
-        if tokio::task::try_id() != self.requester {
-            return Poll::Ready(Waited::ConnectionReused);
+        if let Some(request) = self.request {
+            if REQUEST.try_with(|mark| *mark).ok() != Some(request) {
+                return Poll::Ready(Waited::ConnectionReused);
+            }
         }
         self.stale.as_mut().poll(cx).map(|()| Waited::Stale)
     }
@@ -321,6 +359,83 @@ mod tests {
         connections.counter.recount();
         assert_eq!(connections.open(), 2);
         assert!(connections.counter.reserve().is_some());
+    }
+
+    #[tokio::test]
+    async fn the_http_client_calls_the_connector_while_polling_the_request() {
+        // What the cap assumes of hyper (module docs): if this fails, connects find no
+        // request mark and the cap degrades to waiting out STALE_AFTER.
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 1024];
+                    while let Ok(n) = stream.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+                        if stream.write_all(reply).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        let connections = Connections::new(4, Arc::new(Semaphore::new(4)));
+        let http = reqwest::Client::builder()
+            .connector_layer(connections.layer())
+            .build()
+            .unwrap();
+        let send = || async {
+            let request = http.get(&url).build().unwrap();
+            connections
+                .sending(http.execute(request))
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+        };
+        // Several at once, so that connects are called while other requests run.
+        futures_util::future::join_all((0..4).map(|_| send())).await;
+        send().await;
+        assert!(connections.open() >= 1, "connections were opened");
+        assert_eq!(
+            connections
+                .counter
+                .unmarked_connects
+                .load(Ordering::Relaxed),
+            0,
+            "a connect was called outside the request it was for"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_connect_gives_up_once_polled_outside_its_request() {
+        let wait = || WaitForPool {
+            request: Some(7),
+            stale: Box::pin(tokio::time::sleep(STALE_AFTER)),
+        };
+        // Polled by its request (inside its mark) until nothing came back: stale.
+        assert_eq!(REQUEST.scope(7, wait()).await, Waited::Stale);
+        // Polled by its request first, then by something else: no longer needed.
+        let mut waiting = Box::pin(wait());
+        let first = REQUEST
+            .scope(7, futures_util::future::poll_immediate(waiting.as_mut()))
+            .await;
+        assert_eq!(first, None, "pending while its request polls it");
+        assert_eq!(waiting.await, Waited::ConnectionReused);
+        // Polled inside another request's mark: not its request either.
+        assert_eq!(REQUEST.scope(8, wait()).await, Waited::ConnectionReused);
+        // Started outside any request: waits for the stale timeout only.
+        let unmarked = WaitForPool {
+            request: None,
+            stale: Box::pin(tokio::time::sleep(STALE_AFTER)),
+        };
+        assert_eq!(unmarked.await, Waited::Stale);
     }
 
     #[test]

@@ -146,7 +146,12 @@ impl Transport {
                 detail: e.to_string(),
             })?;
         self.sign(&mut request);
-        let mut response = match self.http.execute(request).await {
+        let sent = match &self.connections {
+            // Marked as one request, for the cap on connections (see `connections`).
+            Some(connections) => connections.sending(self.http.execute(request)).await,
+            None => self.http.execute(request).await,
+        };
+        let mut response = match sent {
             Ok(response) => limited(response, self.max_response_bytes),
             Err(e) => {
                 self.connection_broken(&e);
