@@ -4,7 +4,9 @@
 //!
 //! A handler decodes the body as the operation's generated request type, changes the
 //! [`State`] as the request asks, and answers with the generated response models in
-//! QuantConnect's envelope; invalid arguments and unknown ids get [`INVALID_ARGUMENT`].
+//! QuantConnect's envelope; invalid arguments and unknown ids get [`INVALID_ARGUMENT`]. An
+//! operation of the spec without a handler gets an error naming it instead (the test
+//! `every_operation_of_the_spec_has_a_handler` fails first).
 
 use serde_json::{json, Value};
 
@@ -55,7 +57,8 @@ const HANDLERS: &[(&str, Handler)] = &[
 ];
 
 /// Answers one authenticated request of `operation`; the state changes it asks for happen
-/// here.
+/// here. An operation without a handler answers, as QuantConnect answers an error, that it
+/// is not simulated.
 pub(super) fn answer(
     shared: &Shared,
     state: &mut State,
@@ -63,7 +66,12 @@ pub(super) fn answer(
     body: &[u8],
 ) -> Value {
     let Some(&(_, handler)) = HANDLERS.iter().find(|(id, _)| *id == operation.id) else {
-        return refuse();
+        // Every operation `build/codegen.rs` generates is a POST.
+        let error = format!(
+            "The simulator does not simulate the operation {} (POST {})",
+            operation.id, operation.path
+        );
+        return json!({"success": false, "errors": [error]});
     };
     let mut cx = Cx {
         shared,
@@ -470,7 +478,11 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::{operation::OPERATIONS, simulator::Schedule, Credentials, Operation};
+    use crate::{
+        operation::{OperationKind, OPERATIONS},
+        simulator::Schedule,
+        Credentials, Operation,
+    };
 
     fn simulator(schedule: Schedule) -> Shared {
         Shared::new(
@@ -522,6 +534,27 @@ mod tests {
                 "src/simulator/handlers.rs lists {id} twice"
             );
         }
+    }
+
+    #[test]
+    fn an_operation_without_a_handler_answers_that_it_is_not_simulated() {
+        let logs = OperationInfo {
+            id: "readAgentDeploymentLogs",
+            path: "/agents/deployments/logs/read",
+            kind: OperationKind::Read,
+            request: "ReadAgentDeploymentLogsRequest",
+            response: "AgentDeploymentLogsResponse",
+        };
+        let shared = simulator(Schedule::default());
+        let mut state = shared.lock();
+        let answer = answer(&shared, &mut state, &logs, br#"{"deploymentId": "A-1"}"#);
+        assert_eq!(
+            answer,
+            json!({
+                "success": false,
+                "errors": ["The simulator does not simulate the operation readAgentDeploymentLogs (POST /agents/deployments/logs/read)"],
+            })
+        );
     }
 
     #[test]

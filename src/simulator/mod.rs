@@ -37,6 +37,10 @@
 //! - Unknown ids and invalid or missing arguments answer HTTP 200 with
 //!   `{"success": false, "errors": ["Invalid argument"]}`, the wording on record for
 //!   QuantConnect (lean-cli issue #464).
+//! - Requests are routed by path through [`crate::operation`]: a path that is not in
+//!   `openapi.yaml` gets HTTP 404. An operation of the spec the simulator does not simulate
+//!   (an endpoint just added to the spec) answers HTTP 200 with `success: false` and an
+//!   error naming the operation and its path.
 //! - The signature is checked as QuantConnect checks it: a wrong user id or hash, a missing
 //!   `Timestamp`, or a timestamp older than 7200 s gets HTTP 401 with `WWW-Authenticate`.
 //! - [`Fault`]s make chosen operations slow, fail with a status, answer 429 with
