@@ -18,7 +18,7 @@ use crate::{operation::OperationInfo, types, ProjectPreference};
 
 /// What a handler works with: the simulator, its state (locked for the whole request) and
 /// the moment the request is answered at.
-pub(super) struct Cx<'a> {
+struct Cx<'a> {
     shared: &'a Shared,
     state: &'a mut State,
     now: Moment,
@@ -57,8 +57,8 @@ const HANDLERS: &[(&str, Handler)] = &[
 ];
 
 /// Answers one authenticated request of `operation`; the state changes it asks for happen
-/// here. An operation without a handler answers, as QuantConnect answers an error, that it
-/// is not simulated.
+/// here. An operation without a handler (an endpoint just added to `openapi.yaml`) gets an
+/// error envelope naming it and its path.
 pub(super) fn answer(
     shared: &Shared,
     state: &mut State,
