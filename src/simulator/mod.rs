@@ -1,0 +1,242 @@
+//! An in-memory simulator of QuantConnect's Agents API, for examples and for testing code
+//! that drives agents without spending real agent runs (QuantConnect has no sandbox).
+//!
+//! Behind the `simulator` cargo feature. [`Simulator::start`] serves the API on 127.0.0.1 at
+//! a port the OS picks; [`Simulator::client`] is a [`Client`] already pointed at it.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), quantconnect_agents::Error> {
+//! use quantconnect_agents::{simulator::Simulator, ProjectPreference};
+//!
+//! let simulator = Simulator::start().await?;
+//! let client = simulator.client();
+//! let task = client
+//!     .create_agent_task(|t| {
+//!         t.agent_id(47)
+//!             .name("Hello")
+//!             .prompt("Print Hello World")
+//!             .project_preference(ProjectPreference::ProjectForTask)
+//!     })
+//!     .await?;
+//! let done = client.deploy_and_wait(task.id.unwrap()).await.expect("completes");
+//! assert_eq!(done.status, Some(quantconnect_agents::DeploymentStatus::Completed));
+//! # Ok(()) }
+//! ```
+//!
+//! # What it does
+//!
+//! - State in memory: agents (agent 47 exists from the start), tasks and deployments, with
+//!   ids shaped like QuantConnect's: integer agent and task ids, deployment ids `A-` and 32
+//!   hex digits.
+//! - A deployment is `InQueue`, then `Running`, then `Completed` on a [`Schedule`], or `Failed`
+//!   with a `runtimeError` when the schedule says so; stopping it makes it `Stopped`. Time is
+//!   tokio's, so tests with paused time run the schedule instantly.
+//! - The conversation holds the task's prompt as a user message and, once a run ends, the
+//!   agent's answer; a follow-up prompt appends a user message and starts another run.
+//! - Unknown ids and invalid or missing arguments answer HTTP 200 with
+//!   `{"success": false, "errors": ["Invalid argument"]}`, the wording on record for
+//!   QuantConnect (lean-cli issue #464).
+//! - Requests are routed by path through [`crate::operation`]: a path that is not in
+//!   `openapi.yaml` gets HTTP 404. An operation of the spec the simulator does not simulate
+//!   (an endpoint just added to the spec) answers HTTP 200 with `success: false` and an
+//!   error naming the operation and its path.
+//! - The signature is checked as QuantConnect checks it: a wrong user id or hash, a missing
+//!   `Timestamp`, or a timestamp older than 7200 s gets HTTP 401 with `WWW-Authenticate`.
+//! - [`Fault`]s make chosen operations slow, fail with a status, answer 429 with
+//!   `Retry-After`, return an HTML error page, or drop the connection, for resilience tests.
+//! - [`Simulator::requests`] lists the operations it received, in order.
+//!
+//! Every response is built from the generated models, so it matches `openapi.yaml`; a test
+//! checks each against the spec.
+
+// The files: `state.rs` holds what the simulator knows (agents, tasks, deployments and
+// how a deployment's status follows from the schedule); `server.rs` the HTTP side (routing
+// by path through `crate::operation`, the signature check, the replies); `faults.rs` the
+// injected faults and how one is carried out; `handlers.rs` one function per operation,
+// listed in `HANDLERS`. This file holds the public API.
+
+mod faults;
+mod handlers;
+mod server;
+mod state;
+
+use std::{
+    fmt,
+    net::SocketAddr,
+    sync::{atomic::Ordering, Arc},
+    time::Duration,
+};
+
+use tokio::{net::TcpListener, task::JoinHandle};
+
+pub use faults::{Fault, FaultKind};
+use state::{random_hex, Shared};
+
+use crate::{Client, Credentials, Error};
+
+/// The agent that exists from the start, as in QuantConnect's examples.
+pub const DEFAULT_AGENT_ID: i64 = 47;
+/// How old a signature's timestamp may be, in seconds, as QuantConnect enforces it.
+pub const MAX_TIMESTAMP_AGE: u64 = 7200;
+/// The error QuantConnect answers invalid arguments with.
+pub const INVALID_ARGUMENT: &str = "Invalid argument";
+
+/// How deployments move through their statuses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Schedule {
+    /// How long a new deployment is `InQueue`.
+    pub in_queue: Duration,
+    /// How long each run is `Running` (the first after the queue; a follow-up prompt
+    /// starts another).
+    pub running: Duration,
+    /// `Some(error)` makes the first run end `Failed` with that `runtimeError`.
+    pub failure: Option<String>,
+}
+
+impl Default for Schedule {
+    /// 1 s in queue, 3 s running, then `Completed`.
+    fn default() -> Self {
+        Schedule {
+            in_queue: Duration::from_secs(1),
+            running: Duration::from_secs(3),
+            failure: None,
+        }
+    }
+}
+
+/// Configures a [`Simulator`]: `Simulator::builder().schedule(..).start().await`.
+#[derive(Debug, Clone, Default)]
+pub struct SimulatorBuilder {
+    schedule: Schedule,
+    credentials: Option<Credentials>,
+    organization_id: Option<String>,
+}
+
+impl SimulatorBuilder {
+    /// How deployments progress ([`Schedule::default`] unless set).
+    pub fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// The credentials the simulator accepts (random ones unless set).
+    pub fn credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = Some(credentials);
+        self
+    }
+
+    /// The organization id the simulated account belongs to (random unless set).
+    pub fn organization_id(mut self, organization_id: impl Into<String>) -> Self {
+        self.organization_id = Some(organization_id.into());
+        self
+    }
+
+    /// Binds 127.0.0.1 on a port the OS picks and starts serving.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the port cannot be bound.
+    pub async fn start(self) -> Result<Simulator, Error> {
+        let listener =
+            TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| Error::Configuration {
+                    detail: format!("the simulator cannot bind 127.0.0.1: {e}"),
+                })?;
+        let addr = listener.local_addr().map_err(|e| Error::Configuration {
+            detail: format!("the simulator has no local address: {e}"),
+        })?;
+        let credentials = self
+            .credentials
+            .unwrap_or_else(|| Credentials::new("123456", format!("simulator-{}", random_hex(16))));
+        let organization_id = self.organization_id.unwrap_or_else(|| random_hex(32));
+        let shared = Arc::new(Shared::new(credentials, organization_id, self.schedule));
+        let server = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(Simulator {
+            addr,
+            shared,
+            server,
+        })
+    }
+}
+
+/// A running simulator. Dropping it stops the server.
+pub struct Simulator {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: JoinHandle<()>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("base_url", &self.base_url())
+            .field("organization_id", &self.shared.organization_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl Simulator {
+    /// A simulator with the default [`Schedule`] and random credentials.
+    ///
+    /// # Errors
+    /// [`Error::Configuration`] when the port cannot be bound.
+    pub async fn start() -> Result<Simulator, Error> {
+        Self::builder().start().await
+    }
+
+    /// A builder for a simulator with another schedule or fixed credentials.
+    pub fn builder() -> SimulatorBuilder {
+        SimulatorBuilder::default()
+    }
+
+    /// The base URL, `/api/v2` included: `http://127.0.0.1:<port>/api/v2`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v2", self.addr)
+    }
+
+    /// The credentials it accepts.
+    pub fn credentials(&self) -> &Credentials {
+        &self.shared.credentials
+    }
+
+    /// The organization of the simulated account.
+    pub fn organization_id(&self) -> &str {
+        &self.shared.organization_id
+    }
+
+    /// A client pointed at the simulator, with its credentials and organization.
+    pub fn client(&self) -> Client {
+        Client::builder(self.shared.credentials.clone())
+            .base_url(self.base_url())
+            .organization_id(self.shared.organization_id.clone())
+            .build()
+            .expect("the simulator's base URL is valid")
+    }
+
+    /// Injects a fault; faults apply in the order injected, the first that matches wins.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.lock().faults.push(fault);
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// The operation ids of the requests received so far, in order (faulted ones included).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.lock().requests.clone()
+    }
+
+    /// How many TCP connections it has accepted so far.
+    pub fn connections_accepted(&self) -> usize {
+        self.shared.connections.load(Ordering::Relaxed)
+    }
+}

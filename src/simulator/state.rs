@@ -1,0 +1,400 @@
+//! The simulator's state: what it knows (agents, tasks, deployments), what it was told
+//! (faults to inject, requests received), and how a deployment's status, model and
+//! conversation follow from its runs and the [`Schedule`] at a given moment.
+//!
+//! Nothing here speaks HTTP: [`super::server`] does, and [`super::handlers`] turns a
+//! request into changes of [`State`] and an answer.
+
+use std::{
+    collections::BTreeMap,
+    hash::{BuildHasher, RandomState},
+    sync::{atomic::AtomicUsize, Mutex, MutexGuard},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{Fault, Schedule, DEFAULT_AGENT_ID};
+use crate::{
+    types::{self, AgentConversationMessage, AgentConversationMessagePart},
+    Credentials, DeploymentStatus,
+};
+
+/// What the server, its connections and the [`Simulator`](super::Simulator) handle share.
+pub(super) struct Shared {
+    /// How many TCP connections the server has accepted.
+    pub(super) connections: AtomicUsize,
+    /// The credentials requests must be signed with.
+    pub(super) credentials: Credentials,
+    /// The organization of the simulated account.
+    pub(super) organization_id: String,
+    /// How deployments progress.
+    pub(super) schedule: Schedule,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    pub(super) fn new(
+        credentials: Credentials,
+        organization_id: String,
+        schedule: Schedule,
+    ) -> Self {
+        Shared {
+            connections: AtomicUsize::new(0),
+            state: Mutex::new(State::new(&organization_id)),
+            credentials,
+            organization_id,
+            schedule,
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
+        // A handler that panicked cannot leave the maps half-updated in a way that matters
+        // for a simulator: keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// A moment: tokio's clock for the schedule, the wall clock for the timestamps shown.
+#[derive(Clone, Copy)]
+pub(super) struct Moment {
+    pub(super) instant: Instant,
+    wall: SystemTime,
+}
+
+impl Moment {
+    pub(super) fn now() -> Self {
+        Moment {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn plus(self, d: Duration) -> Self {
+        Moment {
+            instant: self.instant + d,
+            wall: self.wall + d,
+        }
+    }
+
+    pub(super) fn text(self) -> String {
+        timestamp(self.wall)
+    }
+}
+
+/// A task as stored; its `status` is computed when read ([`task_view`]).
+pub(super) struct TaskRecord {
+    pub(super) task: types::AgentTask,
+}
+
+/// One run of a deployment: the first, from the task's prompt, or a follow-up prompt's.
+pub(super) struct Run {
+    pub(super) prompt: String,
+    pub(super) start: Moment,
+    /// Whether it waits in the queue first (only the first run does).
+    pub(super) queued: bool,
+    /// `Some(error)` makes it end `Failed` with that `runtimeError`.
+    pub(super) failure: Option<String>,
+}
+
+/// A deployment as stored; its status follows from its runs and the schedule.
+pub(super) struct DeploymentRecord {
+    pub(super) id: String,
+    pub(super) task_id: i64,
+    pub(super) agent_id: i64,
+    pub(super) project_id: i64,
+    pub(super) created: Moment,
+    pub(super) runs: Vec<Run>,
+    pub(super) stopped: Option<Moment>,
+}
+
+/// Everything the simulator knows and was told, behind [`Shared::lock`].
+pub(super) struct State {
+    pub(super) agents: BTreeMap<i64, types::Agent>,
+    pub(super) tasks: BTreeMap<i64, TaskRecord>,
+    pub(super) deployments: Vec<DeploymentRecord>,
+    /// The injected faults, in the order injected.
+    pub(super) faults: Vec<Fault>,
+    /// The operation ids received, in order.
+    pub(super) requests: Vec<String>,
+    pub(super) next_agent_id: i64,
+    pub(super) next_task_id: i64,
+    pub(super) next_deployment_number: i64,
+    pub(super) next_project_id: i64,
+}
+
+impl State {
+    fn new(organization_id: &str) -> Self {
+        let mut agents = BTreeMap::new();
+        let created = Moment::now().text();
+        agents.insert(
+            DEFAULT_AGENT_ID,
+            types::Agent {
+                id: Some(DEFAULT_AGENT_ID),
+                name: Some("Mia".into()),
+                description: Some("QuantConnect's research assistant (simulated).".into()),
+                system_prompt: Some("You write, backtest and explain LEAN algorithms.".into()),
+                reasoning_effort: Some(crate::ReasoningEffort::High),
+                max_turns: Some(100),
+                tool_choice: Some("auto".into()),
+                tools: vec![
+                    "create_file".into(),
+                    "edit_file".into(),
+                    "create_backtest".into(),
+                ],
+                public: Some(true),
+                model: Some("claude-opus-4-7".into()),
+                created: Some(created.clone()),
+                updated: Some(created),
+                organization: Some(types::AgentOrganization {
+                    id: Some(organization_id.to_owned()),
+                    name: Some("Simulated Organization".into()),
+                    profile: None,
+                }),
+                use_qcc: Some(true),
+                node: Some(types::AgentNode {
+                    id: Some(0),
+                    sku: Some("A-8".into()),
+                }),
+                ..Default::default()
+            },
+        );
+        State {
+            agents,
+            tasks: BTreeMap::new(),
+            deployments: Vec::new(),
+            faults: Vec::new(),
+            requests: Vec::new(),
+            next_agent_id: 105,
+            next_task_id: 332,
+            next_deployment_number: 1187,
+            next_project_id: 23_456_789,
+        }
+    }
+
+    pub(super) fn deployment(&self, id: &str) -> Option<&DeploymentRecord> {
+        self.deployments.iter().find(|d| d.id == id)
+    }
+}
+
+impl DeploymentRecord {
+    /// The status at `now`, and when the current run ended if it has.
+    pub(super) fn status(
+        &self,
+        schedule: &Schedule,
+        now: Instant,
+    ) -> (DeploymentStatus, Option<Moment>) {
+        if let Some(stopped) = self.stopped {
+            return (DeploymentStatus::Stopped, Some(stopped));
+        }
+        let run = self.runs.last().expect("a deployment has a run");
+        let queue = if run.queued {
+            schedule.in_queue
+        } else {
+            Duration::ZERO
+        };
+        let end = run.start.plus(queue + schedule.running);
+        if now < run.start.instant + queue {
+            (DeploymentStatus::InQueue, None)
+        } else if now < end.instant {
+            (DeploymentStatus::Running, None)
+        } else if run.failure.is_some() {
+            (DeploymentStatus::Failed, Some(end))
+        } else {
+            (DeploymentStatus::Completed, Some(end))
+        }
+    }
+
+    pub(super) fn model(&self, schedule: &Schedule, now: Instant) -> types::AgentDeployment {
+        let (status, ended) = self.status(schedule, now);
+        let started = match status {
+            DeploymentStatus::InQueue => None,
+            _ => Some(self.created.plus(schedule.in_queue).text()),
+        };
+        let running = matches!(status, DeploymentStatus::Running);
+        types::AgentDeployment {
+            deployment_id: Some(self.id.clone()),
+            agent_id: Some(self.agent_id),
+            status: Some(status.clone()),
+            task_id: Some(self.task_id),
+            model: Some("claude-opus-4-7".into()),
+            created: Some(self.created.text()),
+            started,
+            ended: ended.map(Moment::text),
+            machine: running.then(|| "A-8".into()),
+            mcp_tools: vec![
+                "create_file".into(),
+                "edit_file".into(),
+                "create_backtest".into(),
+            ],
+            host_name: running.then(|| "simulated-agent-node".into()),
+            prompt: self.runs.last().map(|r| r.prompt.clone()),
+            project_id: Some(self.project_id),
+            version_id: Some(17283),
+            runtime_error: match status {
+                DeploymentStatus::Failed => self.runs.last().and_then(|r| r.failure.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    pub(super) fn messages(
+        &self,
+        schedule: &Schedule,
+        now: Instant,
+    ) -> Vec<AgentConversationMessage> {
+        let text_part = |kind: &str, text: String| AgentConversationMessagePart {
+            type_: Some(kind.into()),
+            text: Some(text),
+            ..Default::default()
+        };
+        let mut messages = Vec::new();
+        for (i, run) in self.runs.iter().enumerate() {
+            messages.push(AgentConversationMessage {
+                id: Some(format!("msg-{}-{:03}", &self.id[2..10], 2 * i)),
+                role: Some("user".into()),
+                parts: vec![text_part("text", run.prompt.clone())],
+                time: Some(run.start.text()),
+            });
+            let queue = if run.queued {
+                schedule.in_queue
+            } else {
+                Duration::ZERO
+            };
+            let end = run.start.plus(queue + schedule.running);
+            let stopped_first = self.stopped.is_some_and(|s| s.instant < end.instant);
+            if now < end.instant || stopped_first {
+                continue;
+            }
+            let mut parts = vec![
+                AgentConversationMessagePart {
+                    type_: Some("step-start".into()),
+                    ..Default::default()
+                },
+                text_part("reasoning", format!("The user asks: {}", run.prompt)),
+            ];
+            match &run.failure {
+                Some(error) => parts.push(text_part("text", format!("The run failed: {error}"))),
+                None => {
+                    let mut input = serde_json::Map::new();
+                    input.insert("filePath".into(), json!("main.py"));
+                    input.insert(
+                        "content".into(),
+                        json!("# simulated\nclass Algorithm(QCAlgorithm):\n    pass\n"),
+                    );
+                    let mut output = serde_json::Map::new();
+                    output.insert(
+                        "structuredContent".into(),
+                        json!({"success": true, "errors": [], "warnings": []}),
+                    );
+                    parts.push(AgentConversationMessagePart {
+                        type_: Some("dynamic-tool".into()),
+                        tool_name: Some("create_file".into()),
+                        state: Some("output-available".into()),
+                        input,
+                        output,
+                        ..Default::default()
+                    });
+                    parts.push(text_part(
+                        "text",
+                        format!("Done (simulated): {}", run.prompt),
+                    ));
+                }
+            }
+            messages.push(AgentConversationMessage {
+                id: Some(format!("msg-{}-{:03}", &self.id[2..10], 2 * i + 1)),
+                role: Some("assistant".into()),
+                parts,
+                time: Some(end.text()),
+            });
+        }
+        messages
+    }
+}
+
+/// A task as read: its stored fields plus the statuses of its active deployments.
+pub(super) fn task_view(
+    state: &State,
+    schedule: &Schedule,
+    id: i64,
+    now: Instant,
+) -> types::AgentTask {
+    let mut task = state.tasks[&id].task.clone();
+    task.status = state
+        .deployments
+        .iter()
+        .filter(|d| d.task_id == id)
+        .filter_map(|d| {
+            let (status, _) = d.status(schedule, now);
+            (!status.is_terminal()).then(|| types::AgentTaskStatusEntry {
+                deployment_id: Some(d.id.clone()),
+                status: Some(status.to_string()),
+            })
+        })
+        .collect();
+    task
+}
+
+/// `count` random lowercase hex digits.
+pub(super) fn random_hex(count: usize) -> String {
+    let mut out = String::with_capacity(count);
+    let state = RandomState::new();
+    let mut i = 0u64;
+    while out.len() < count {
+        let word = state.hash_one((i, Instant::now()));
+        out.push_str(&format!("{word:016x}"));
+        i += 1;
+    }
+    out.truncate(count);
+    out
+}
+
+/// QuantConnect's timestamp format, `YYYY-MM-DD HH:MM:SS` (UTC).
+fn timestamp(at: SystemTime) -> String {
+    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_quantconnects_format() {
+        assert_eq!(timestamp(UNIX_EPOCH), "1970-01-01 00:00:00");
+        assert_eq!(
+            timestamp(UNIX_EPOCH + Duration::from_secs(1_778_094_592)),
+            "2026-05-06 19:09:52"
+        );
+    }
+
+    #[test]
+    fn deployment_ids_are_a_dash_and_32_hex() {
+        let id = format!("A-{}", random_hex(32));
+        assert_eq!(id.len(), 34);
+        assert!(id[2..]
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(random_hex(32), random_hex(32));
+    }
+}
