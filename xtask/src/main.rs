@@ -1,6 +1,7 @@
 //! The project's own tooling. `cargo xtask --help` lists the commands.
 
 mod bench;
+mod coverage;
 #[path = "../../src/enums.rs"]
 mod enums;
 mod findings;
@@ -44,7 +45,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check openapi.yaml, every recording in tests/recordings/ against it and against the
-    /// generated types, and that api-surface.txt is current. Exits 1 on any finding.
+    /// generated types, that api-surface.txt is current, and that every operation has a
+    /// recording, a named method, a simulator handler and a contract test. Exits 1 on any
+    /// finding.
     Validate {
         /// Print the findings as JSON.
         #[arg(long)]
@@ -195,6 +198,8 @@ fn validate(root: &Path) -> Result<Report, String> {
             ));
         }
     }
+    // What each operation still lacks in the hand-written parts (method, simulator, test).
+    findings.extend(coverage::check(root, &spec));
     Ok(Report {
         operations: spec.operations.len(),
         recordings: recordings.len(),
@@ -303,6 +308,87 @@ mod tests {
         assert!(report.findings.is_empty(), "{:#?}", report.findings);
         assert!(report.recordings >= 17);
         assert_eq!(report.operations, 18);
+    }
+
+    #[test]
+    fn a_new_operation_in_the_spec_is_reported_with_what_it_lacks() {
+        // A copy of the repository's checked files, with the logs endpoint of issue #11's
+        // walk-through added to the spec and nothing else touched.
+        let dir = tempfile::tempdir().unwrap();
+        let root = root();
+        for file in [
+            coverage::CLIENT_FILE,
+            coverage::SIMULATOR_FILE,
+            coverage::CONTRACT_FILE,
+            surface::FILE,
+        ] {
+            let to = dir.path().join(file);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(root.join(file), to).unwrap();
+        }
+        let recordings = dir.path().join(recordings::DIR);
+        std::fs::create_dir_all(&recordings).unwrap();
+        for entry in std::fs::read_dir(root.join(recordings::DIR)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), recordings.join(entry.file_name())).unwrap();
+        }
+        let mut doc: serde_json::Value = serde_norway::from_str(SPEC).unwrap();
+        doc["paths"]["/agents/deployments/logs/read"] = json!({"post": {
+            "summary": "Read the logs of an agent deployment.",
+            "description": "The log lines of a deployment.",
+            "operationId": "readAgentDeploymentLogs",
+            "requestBody": {"required": true, "content": {"application/json": {"schema":
+                {"$ref": "#/components/schemas/ReadAgentDeploymentLogsRequest"}}}},
+            "responses": {"200": {"description": "The logs.", "content": {"application/json":
+                {"schema": {"$ref": "#/components/schemas/AgentDeploymentLogsResponse"}}}},
+                "401": {"$ref": "#/components/responses/UnauthorizedErrorResponse"}}
+        }});
+        doc["components"]["schemas"]["ReadAgentDeploymentLogsRequest"] = json!({
+            "type": "object", "required": ["deploymentId"],
+            "properties": {"deploymentId": {"type": "string"}}
+        });
+        doc["components"]["schemas"]["AgentDeploymentLogsResponse"] = json!({
+            "type": "object", "properties": {
+                "logs": {"type": "array", "items": {"type": "string"}},
+                "success": {"type": "boolean"},
+                "errors": {"type": "array", "items": {"type": "string"}}
+            }
+        });
+        std::fs::write(
+            dir.path().join(spec::SPEC_FILE),
+            serde_norway::to_string(&doc).unwrap(),
+        )
+        .unwrap();
+
+        let report = validate(dir.path()).unwrap();
+        assert_eq!(report.operations, 19);
+        let about_logs: Vec<(&str, &str)> = report
+            .findings
+            .iter()
+            .filter(|f| f.message.contains("readAgentDeploymentLogs"))
+            .map(|f| (f.file.as_str(), f.rule))
+            .collect();
+        assert_eq!(
+            about_logs,
+            [
+                (recordings::DIR, "operation-without-recording"),
+                (coverage::CLIENT_FILE, "operation-without-method"),
+                (coverage::SIMULATOR_FILE, "operation-not-simulated"),
+                (coverage::CONTRACT_FILE, "operation-without-contract-test"),
+            ],
+            "{:#?}",
+            report.findings
+        );
+        // Nothing else is wrong with the copy but the surface, generated from the spec the
+        // xtask was built with.
+        assert!(
+            report
+                .findings
+                .iter()
+                .all(|f| f.message.contains("readAgentDeploymentLogs") || f.rule == "stale-surface"),
+            "{:#?}",
+            report.findings
+        );
     }
 
     #[test]
