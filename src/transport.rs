@@ -18,7 +18,7 @@ use std::{
 };
 
 use futures_util::StreamExt;
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT};
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, CONTENT_TYPE};
 use serde::de::DeserializeOwned;
 
 use crate::{
@@ -135,16 +135,18 @@ impl Transport {
         let mut url = String::with_capacity(self.base_url.len() + O::PATH.len());
         url.push_str(&self.base_url);
         url.push_str(O::PATH);
-        let mut request = self
-            .http
-            .post(url)
-            .header(ACCEPT, HeaderValue::from_static("application/json"))
-            .json(body)
-            .build()
-            .map_err(|e| Error::InvalidRequest {
-                operation,
-                detail: e.to_string(),
-            })?;
+        let invalid = |detail: String| Error::InvalidRequest { operation, detail };
+        let url = reqwest::Url::parse(&url).map_err(|e| invalid(format!("{url}: {e}")))?;
+        let json = serde_json::to_vec(body).map_err(|e| invalid(e.to_string()))?;
+        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        // Room for every header the request will carry (these four, then the HTTP client's
+        // `User-Agent`, its default `Accept` merge and `Content-Length`), so the map never
+        // grows on the way: a rehash a call, measured.
+        *request.headers_mut() = HeaderMap::with_capacity(8);
+        let json_type = HeaderValue::from_static("application/json");
+        request.headers_mut().insert(ACCEPT, json_type.clone());
+        request.headers_mut().insert(CONTENT_TYPE, json_type);
+        *request.body_mut() = Some(json.into());
         self.sign(&mut request);
         let sent = match &self.connections {
             // Marked as one request, for the cap on connections (see `connections`).
