@@ -62,7 +62,7 @@ pub async fn create_task(
         .create_agent_task(|t| {
             t.agent_id(quantconnect_agents::simulator::DEFAULT_AGENT_ID)
                 .name(name)
-                .prompt("Write an algorithm that prints Hello World")
+                .prompt("Print Hello World")
                 .project_preference(quantconnect_agents::ProjectPreference::ProjectForTask)
         })
         .await?;
