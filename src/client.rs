@@ -33,6 +33,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// every attempt (connection and whole response body included) and every wait between
 /// attempts. A server that drips bytes cannot hold a call longer.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// A deadline that never comes, for a request timeout too long to add to the clock: thirty
+/// years, tokio's own "far future".
+const NEVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
 /// How many requests one client (and its clones) has in flight at most, unless set with
 /// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client opens and keeps at
 /// most as many connections, so a thousand waiters share this many connections.
@@ -319,13 +323,14 @@ impl Client {
             let seconds = timeout
                 .parse::<f64>()
                 .ok()
-                .filter(|s| s.is_finite() && *s > 0.0)
+                .filter(|s| *s > 0.0)
+                .and_then(|s| Duration::try_from_secs_f64(s).ok())
                 .ok_or_else(|| Error::Configuration {
                     detail: format!(
                         "{REQUEST_TIMEOUT_VAR} `{timeout}` is not a positive number of seconds"
                     ),
                 })?;
-            builder = builder.request_timeout(Duration::from_secs_f64(seconds));
+            builder = builder.request_timeout(seconds);
         }
         builder.build()
     }
@@ -417,7 +422,11 @@ impl Client {
         let operation = O::ID;
         let kind = O::KIND;
         let started = tokio::time::Instant::now();
-        let deadline = started + self.request_timeout;
+        // A timeout too long to add to the clock (`Duration::MAX` for "none") is a deadline
+        // that never comes.
+        let deadline = started
+            .checked_add(self.request_timeout)
+            .unwrap_or_else(|| started + NEVER);
         let timed_out = |attempts: u32| Error::Timeout {
             operation,
             limit: self.request_timeout,
@@ -457,13 +466,15 @@ impl Client {
                 Error::Authentication {
                     clock_offset: Some(offset),
                     ..
-                } if offset.abs() > error::CLOCK_TOLERANCE && !clock_corrected => {
+                } if (offset - self.transport.clock_offset()).abs() > error::CLOCK_TOLERANCE
+                    && !clock_corrected =>
+                {
                     tracing::warn!(
                         offset_seconds = offset,
                         "this machine's clock is off the server's; correcting signatures"
                     );
-                    self.transport
-                        .set_clock_offset(self.transport.clock_offset() + offset);
+                    // The server's clock against this machine's own: the whole offset.
+                    self.transport.set_clock_offset(*offset);
                     clock_corrected = true;
                     Some(std::time::Duration::ZERO)
                 }
@@ -471,7 +482,9 @@ impl Client {
             };
             match delay {
                 // No retry that the deadline would cut off before it is even sent.
-                Some(delay) if tokio::time::Instant::now() + delay < deadline => {
+                Some(delay)
+                    if delay < deadline.saturating_duration_since(tokio::time::Instant::now()) =>
+                {
                     tokio::time::sleep(delay).await
                 }
                 Some(delay) => {

@@ -7,10 +7,15 @@
 //! | failure | read (`authenticate`, `read`, `list`, conversation) | write (create, prompt, update, stop, delete) |
 //! | --- | --- | --- |
 //! | never sent (connection refused, DNS) | retried | retried |
-//! | timed out, connection reset, body cut short | retried | not retried: [`Error::OutcomeUnknown`] |
+//! | one attempt timed out (the connect timeout, or the HTTP client's own), connection reset, body cut short | retried | not retried: [`Error::OutcomeUnknown`] |
 //! | HTTP 429 | retried after `Retry-After` (capped) or the backoff | not retried |
 //! | HTTP 502, 503, 504 | retried | not retried |
 //! | anything else (`success: false`, 401, 500, a body that does not decode) | not retried | not retried |
+//!
+//! Every retry also has to fit in the call's deadline, the request timeout
+//! ([`ClientBuilder::request_timeout`](crate::ClientBuilder::request_timeout)): a delay that
+//! would reach it ends the call with the last error, and when the deadline itself cuts an
+//! attempt off the call ends with [`Error::Timeout`].
 //!
 //! A write that may have reached the server is never repeated: a second create would make
 //! a second task, a second prompt a second run. Its error says that the outcome is unknown.

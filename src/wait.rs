@@ -263,7 +263,7 @@ where
     let mut delays = 0u32;
     let mut pending = first;
     let mut last: Option<AgentDeployment> = None;
-    let mut last_error: Option<Error>;
+    let mut last_error: Option<Error> = None;
     loop {
         let exceeded = |polls, last: Option<AgentDeployment>, last_error: Option<Error>| {
             WaitError::ExceededMaxWait {
@@ -282,7 +282,7 @@ where
                 // The maximum wait bounds the read in flight too.
                 match before(deadline, read()).await {
                     Some(result) => result,
-                    None => return Err(exceeded(polls, last, None)),
+                    None => return Err(exceeded(polls, last, last_error)),
                 }
             }
         };

@@ -737,6 +737,46 @@ async fn a_clock_an_hour_slow_is_corrected_from_the_servers_date_and_remembered(
 }
 
 #[tokio::test]
+async fn a_corrected_clock_is_not_corrected_again_by_a_later_refusal() {
+    let server = MockServer::start_async().await;
+    let date = httpdate::fmt_http_date(SystemTime::now() + std::time::Duration::from_secs(3600));
+    let refused_clock = server
+        .mock_async(|when, then| {
+            when.method(POST).is_true(|req| signed_for_clock(req, 0));
+            then.status(401).header("date", date.as_str());
+        })
+        .await;
+    let accepted = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v2/authenticate")
+                .is_true(|req| signed_for_clock(req, 3600));
+            then.status(200).json_body(json!({"success": true}));
+        })
+        .await;
+    // Signed with the right clock, refused all the same (the token is wrong for this one).
+    let refused_token = server
+        .mock_async(|when, then| {
+            when.method(POST)
+                .path("/api/v2/agents/read")
+                .is_true(|req| signed_for_clock(req, 3600));
+            then.status(401).header("date", date.as_str());
+        })
+        .await;
+    let client = client(&server);
+    client.authenticate().await.unwrap();
+    let err = client.read_agent(105).await.unwrap_err();
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    // The server's Date says the same hour the client already corrects for: no second
+    // correction, no resend.
+    refused_token.assert_calls_async(1).await;
+    refused_clock.assert_calls_async(1).await;
+    // And the next call is still signed an hour ahead, not two.
+    client.authenticate().await.unwrap();
+    accepted.assert_calls_async(2).await;
+}
+
+#[tokio::test]
 async fn a_right_clock_and_a_401_mean_wrong_credentials_and_say_so() {
     let server = MockServer::start_async().await;
     let date = httpdate::fmt_http_date(SystemTime::now());

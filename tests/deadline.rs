@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use quantconnect_agents::{
+    retry::RetryPolicy,
     simulator::{Fault, FaultKind, Simulator},
     wait::WaitError,
     Client, Error,
@@ -203,5 +204,32 @@ async fn a_waiters_max_wait_bounds_the_read_in_flight() {
     assert!(
         matches!(items.as_slice(), [Err(WaitError::ExceededMaxWait { .. })]),
         "{items:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_too_long_for_the_clock_is_none_and_a_huge_retry_after_ends_the_call() {
+    let sim = Simulator::start().await.unwrap();
+    let client = common::client_of(&sim)
+        .request_timeout(Duration::MAX)
+        .retry_policy(RetryPolicy::default().max_retry_after(Duration::MAX))
+        .build()
+        .unwrap();
+    let task = common::create_task(&client, "no deadline").await.unwrap();
+    client.read_agent_task(task).await.unwrap();
+
+    // A server asking for a wait longer than the clock can count: answered at once.
+    sim.inject(
+        Fault::new(FaultKind::TooManyRequests {
+            retry_after: u64::MAX,
+        })
+        .on("readAgentTask"),
+    );
+    let started = Instant::now();
+    let err = client.read_agent_task(task).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_millis(100));
+    assert!(
+        matches!(err, Error::UnexpectedStatus { status: 429, .. }),
+        "{err:?}"
     );
 }
