@@ -20,7 +20,7 @@ fn main() {
     let text = fs::read_to_string(SPEC).unwrap_or_else(|e| panic!("reading {SPEC}: {e}"));
     let spec = codegen::parse(&text).unwrap_or_else(|e| panic!("{e}"));
     let types = codegen::types(&spec).unwrap_or_else(|e| panic!("{e}"));
-    let operations = codegen::operations_code(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let operations = codegen::operations_code(&spec, &types).unwrap_or_else(|e| panic!("{e}"));
     let out = PathBuf::from(env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     fs::write(out.join("types.rs"), types).expect("writing types.rs");
     fs::write(out.join("operations.rs"), operations).expect("writing operations.rs");

@@ -19,6 +19,12 @@ fn spec_with(edit: impl FnOnce(&mut Value)) -> openapiv3::OpenAPI {
     codegen::parse(&text).expect("still an OpenAPI document")
 }
 
+/// What `build.rs` generates for `spec`: the models, then the wiring read against them.
+fn wire(spec: &openapiv3::OpenAPI) -> Result<String, String> {
+    let types = codegen::types(spec)?;
+    codegen::operations_code(spec, &types)
+}
+
 /// The endpoint of issue #11's walk-through: `POST /agents/deployments/logs/read`.
 fn add_logs_endpoint(spec: &mut Value) {
     spec["paths"]["/agents/deployments/logs/read"] = json!({
@@ -91,7 +97,7 @@ fn the_specs_operations_are_read_with_their_kind() {
 #[test]
 fn an_operation_added_to_the_spec_gets_its_whole_wiring() {
     let spec = spec_with(add_logs_endpoint);
-    let code = codegen::operations_code(&spec).expect("generates");
+    let code = wire(&spec).expect("generates");
     syn::parse_file(&code).expect("the generated wiring is Rust");
     let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
     for expected in [
@@ -141,7 +147,7 @@ fn x_idempotent_marks_a_read_and_takes_only_a_boolean() {
         add_logs_endpoint(spec);
         spec["paths"]["/agents/deployments/logs/read"]["post"]["x-idempotent"] = json!(true);
     });
-    let code = codegen::operations_code(&spec).unwrap();
+    let code = wire(&spec).unwrap();
     let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(compact.contains(
         "const PATH: &'static str = \"/agents/deployments/logs/read\"; const KIND: OperationKind = OperationKind::Read;"
@@ -150,7 +156,7 @@ fn x_idempotent_marks_a_read_and_takes_only_a_boolean() {
     let spec = spec_with(|spec| {
         spec["paths"]["/agents/tasks/read"]["post"]["x-idempotent"] = json!("yes");
     });
-    let error = codegen::operations_code(&spec).unwrap_err();
+    let error = wire(&spec).unwrap_err();
     assert!(
         error.contains("readAgentTask") && error.contains("x-idempotent"),
         "{error}"
@@ -166,7 +172,7 @@ fn a_response_without_the_envelope_is_an_error_naming_it() {
             "properties": {"logs": {"type": "array", "items": {"type": "string"}}}
         });
     });
-    let error = codegen::operations_code(&spec).unwrap_err();
+    let error = wire(&spec).unwrap_err();
     assert!(
         error.contains("AgentDeploymentLogsResponse")
             && error.contains("readAgentDeploymentLogs")
@@ -189,7 +195,7 @@ fn an_envelope_through_all_of_and_a_required_success_are_understood() {
         });
         spec["components"]["schemas"]["RestResponse"]["required"] = json!(["success"]);
     });
-    let code = codegen::operations_code(&spec).unwrap();
+    let code = wire(&spec).unwrap();
     let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
     // A required `success` is a plain `bool` in the generated type.
     assert!(
@@ -207,9 +213,101 @@ fn an_operation_the_generator_cannot_wire_is_an_error_naming_it() {
         spec["paths"]["/agents/deployments/logs/read"]["post"]["requestBody"]["content"]
             ["application/json"]["schema"] = json!({"type": "object"});
     });
-    let error = codegen::operations_code(&spec).unwrap_err();
+    let error = wire(&spec).unwrap_err();
     assert!(
         error.contains("readAgentDeploymentLogs") && error.contains("request body"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_nullable_errors_list_is_taken_out_of_its_option() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["components"]["schemas"]["AgentDeploymentLogsResponse"]["properties"]["errors"] =
+            json!({"type": "array", "nullable": true, "items": {"type": "string"}});
+    });
+    let code = wire(&spec).unwrap();
+    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        compact.contains(
+            "impl Envelope for crate::types::AgentDeploymentLogsResponse { fn success(&self) -> Option<bool> { self.success } fn take_errors(&mut self) -> Vec<String> { self.errors.take().unwrap_or_default() } }"
+        ),
+        "{code}"
+    );
+}
+
+#[test]
+fn a_schema_serving_two_operations_is_refused_naming_both() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        let read = spec["paths"]["/agents/deployments/logs/read"].clone();
+        let mut again = read.clone();
+        again["post"]["operationId"] = json!("readAgentDeploymentLogsAgain");
+        spec["paths"]["/agents/deployments/logs/again"] = again;
+    });
+    let error = wire(&spec).unwrap_err();
+    assert!(
+        error.contains("readAgentDeploymentLogs")
+            && error.contains("readAgentDeploymentLogsAgain")
+            && error.contains("ReadAgentDeploymentLogsRequest"),
+        "{error}"
+    );
+
+    let spec = spec_with(|spec| {
+        spec["paths"]["/agents/tasks/read"]["post"]["operationId"] = json!("readAgent");
+    });
+    let error = wire(&spec).unwrap_err();
+    assert!(
+        error.contains("readAgent") && error.contains("repeats"),
+        "{error}"
+    );
+}
+
+#[test]
+fn parameters_and_methods_other_than_post_are_refused_not_dropped() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        spec["paths"]["/agents/deployments/logs/read"]["post"]["parameters"] = json!([
+            {"name": "limit", "in": "query", "schema": {"type": "integer"}}
+        ]);
+    });
+    let error = wire(&spec).unwrap_err();
+    assert!(
+        error.contains("/agents/deployments/logs/read") && error.contains("parameters"),
+        "{error}"
+    );
+
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        let post = spec["paths"]["/agents/deployments/logs/read"]["post"].clone();
+        let mut get = post.clone();
+        get["operationId"] = json!("getAgentDeploymentLogs");
+        get.as_object_mut().unwrap().remove("requestBody");
+        spec["paths"]["/agents/deployments/logs/read"]["get"] = get;
+    });
+    let error = wire(&spec).unwrap_err();
+    assert!(
+        error.contains("/agents/deployments/logs/read") && error.contains("GET"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_component_name_that_is_no_rust_type_name_is_refused_naming_it() {
+    let spec = spec_with(|spec| {
+        add_logs_endpoint(spec);
+        let schemas = spec["components"]["schemas"].as_object_mut().unwrap();
+        let request = schemas.remove("ReadAgentDeploymentLogsRequest").unwrap();
+        schemas.insert("readAgentDeploymentLogsRequest".into(), request);
+        spec["paths"]["/agents/deployments/logs/read"]["post"]["requestBody"]["content"]
+            ["application/json"]["schema"]["$ref"] =
+            json!("#/components/schemas/readAgentDeploymentLogsRequest");
+    });
+    let error = wire(&spec).unwrap_err();
+    assert!(
+        error.contains("`readAgentDeploymentLogsRequest`")
+            && error.contains("readAgentDeploymentLogs"),
         "{error}"
     );
 }

@@ -22,7 +22,11 @@ fn main() {
     let generated = fs::read_to_string(&spec_path)
         .map_err(|e| format!("{}: {e}", spec_path.display()))
         .and_then(|text| codegen::parse(&text))
-        .and_then(|spec| Ok((codegen::types(&spec)?, codegen::operations_code(&spec)?)));
+        .and_then(|spec| {
+            let types = codegen::types(&spec)?;
+            let operations = codegen::operations_code(&spec, &types)?;
+            Ok((types, operations))
+        });
     match generated {
         Ok((types, operations)) => {
             // `surface` lists both; the round trip decodes into the types.
