@@ -343,7 +343,7 @@ pub async fn deployments_wait(
     let line = StatusLine::new(ui, id);
     let waited = tokio::select! {
         waited = progress::wait_for(&client, id, max_wait, &line) => waited,
-        _ = tokio::signal::ctrl_c() => {
+        () = ctrl_c() => {
             line.finish();
             output::err(format!("interrupted: stopped waiting; deployment {id} goes on"));
             progress::resume_hint(None, id);
@@ -436,7 +436,7 @@ pub async fn run(g: &Global, ui: Ui, args: RunArgs) -> Result<(), Failure> {
     tokio::select! {
         result = flow => return result,
         // Handled below, once the flow (and its status line) has been dropped.
-        _ = tokio::signal::ctrl_c() => {}
+        () = ctrl_c() => {}
     }
     let state = state.lock().unwrap_or_else(|p| p.into_inner());
     let task_id = state.task.as_ref().and_then(|t| t.id);
@@ -563,12 +563,23 @@ async fn run_flow(
     };
     // How the deployment ended decides the exit status; then a conversation that could
     // not be read; then a cleanup that failed.
-    if let (Err(_), Err(e)) = (&outcome, &cleaned) {
-        output::err(format!("error: cleaning up: {e}"));
+    // Any cleanup failure that will not be the error reported is said here.
+    if let Err(e) = &cleaned {
+        if outcome.is_err() || conversation.is_err() {
+            output::err(format!("error: cleaning up: {e}"));
+        }
     }
     outcome?;
     conversation?;
     Ok(cleaned?)
+}
+
+/// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
+/// default handler then ends the process, as for any program).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Prints the messages of `conversation` not already printed, then its footer.
