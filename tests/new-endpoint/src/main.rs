@@ -2,13 +2,13 @@
 //! copy it builds against (see `Cargo.toml`): with `Client::send` against a one-shot HTTP
 //! server on 127.0.0.1, and against the simulator, which has no handler for it.
 
+#[path = "../../support/one_shot.rs"]
+mod one_shot;
+
 use quantconnect_agents::{
     operation::OperationKind, simulator::Simulator, types, Client, Credentials, Error, Operation,
 };
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-};
+use tokio::net::TcpListener;
 
 const LOGS: &str =
     r#"{"success":true,"logs":["2026-11-30 14:00:00 Launching analysis","Algorithm completed"]}"#;
@@ -16,32 +16,7 @@ const LOGS: &str =
 /// Answers one request with the logs and returns the request as received.
 async fn serve_once(listener: TcpListener) -> String {
     let (mut stream, _) = listener.accept().await.expect("accept");
-    let mut request = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut buf).await.expect("read");
-        assert!(n > 0, "connection closed early");
-        request.extend_from_slice(&buf[..n]);
-        let text = String::from_utf8_lossy(&request).into_owned();
-        if let Some(end) = text.find("\r\n\r\n") {
-            let length = text[..end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if request.len() >= end + 4 + length {
-                let response = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{LOGS}",
-                    LOGS.len()
-                );
-                stream.write_all(response.as_bytes()).await.expect("write");
-                return text;
-            }
-        }
-    }
+    one_shot::answer(&mut stream, LOGS).await
 }
 
 #[tokio::main]
@@ -58,7 +33,10 @@ async fn main() {
         types::ReadAgentDeploymentLogsRequest::PATH,
         "/agents/deployments/logs/read"
     );
-    assert_eq!(types::ReadAgentDeploymentLogsRequest::KIND, OperationKind::Write);
+    assert_eq!(
+        types::ReadAgentDeploymentLogsRequest::KIND,
+        OperationKind::Write
+    );
 
     // A local server: the typed logs come back.
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -66,21 +44,35 @@ async fn main() {
     let server = tokio::spawn(serve_once(listener));
     let client = Client::new(&url, Credentials::new("1", "token")).expect("client");
     let logs = client.send(&request).await.expect("send").logs;
-    assert_eq!(logs, ["2026-11-30 14:00:00 Launching analysis", "Algorithm completed"]);
+    assert_eq!(
+        logs,
+        [
+            "2026-11-30 14:00:00 Launching analysis",
+            "Algorithm completed"
+        ]
+    );
     let received = server.await.unwrap();
     assert!(
         received.starts_with("POST /api/v2/agents/deployments/logs/read HTTP/1.1\r\n"),
         "{received}"
     );
     let lower = received.to_ascii_lowercase();
-    assert!(lower.contains("\r\nauthorization: basic "), "unsigned: {received}");
+    assert!(
+        lower.contains("\r\nauthorization: basic "),
+        "unsigned: {received}"
+    );
     assert!(lower.contains("\r\ntimestamp: "), "unsigned: {received}");
-    assert!(received.ends_with(r#"{"deploymentId":"A-1"}"#), "{received}");
+    assert!(
+        received.ends_with(r#"{"deploymentId":"A-1"}"#),
+        "{received}"
+    );
 
     // The simulator routes by the same table and says it does not simulate it.
     let simulator = Simulator::start().await.expect("simulator");
     match simulator.client().send(&request).await {
-        Err(Error::Api { operation, errors, .. }) => {
+        Err(Error::Api {
+            operation, errors, ..
+        }) => {
             assert_eq!(operation, "readAgentDeploymentLogs");
             assert!(
                 errors.iter().any(|e| e.contains("readAgentDeploymentLogs")),
