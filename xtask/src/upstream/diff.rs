@@ -287,7 +287,9 @@ impl Collector<'_> {
             "/paths",
             String::new(),
             format!(
-                "{} {path} ({id}) is in QuantConnect's spec, not in openapi.yaml",
+                "{} {path} ({id}) is in QuantConnect's spec, not in openapi.yaml (when adding \
+                 it, mark it `x-idempotent: true` if it changes nothing: otherwise the client \
+                 treats it as a write and never resends it)",
                 method.to_uppercase()
             ),
             pastes,
