@@ -133,7 +133,11 @@ pub struct DeploymentWaiter<'a> {
     max_wait: Duration,
     backoff: Backoff,
     on_status_change: Option<StatusCallback<'a>>,
+    on_read: Option<ReadCallback<'a>>,
 }
+
+/// What [`DeploymentWaiter::on_read`] calls.
+type ReadCallback<'a> = Box<dyn FnMut() + Send + 'a>;
 
 impl std::fmt::Debug for DeploymentWaiter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -157,6 +161,7 @@ impl<'a> DeploymentWaiter<'a> {
             max_wait: DEFAULT_MAX_WAIT,
             backoff: Backoff::default(),
             on_status_change: None,
+            on_read: None,
         }
     }
 
@@ -180,6 +185,28 @@ impl<'a> DeploymentWaiter<'a> {
         self
     }
 
+    /// Calls `callback` each time a read of the deployment is sent, so a program can show
+    /// how many reads the wait took (the deployment a creation returned is not a read).
+    ///
+    /// ```no_run
+    /// # async fn run(client: quantconnect_agents::Client) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    ///
+    /// let reads = AtomicU32::new(0);
+    /// let done = client
+    ///     .wait_for_deployment("A-a5d782221843ac9aa99211e3b1949c01")
+    ///     .on_read(|| {
+    ///         reads.fetch_add(1, Ordering::Relaxed);
+    ///     })
+    ///     .await?;
+    /// println!("{:?} after {} reads", done.status, reads.load(Ordering::Relaxed));
+    /// # Ok(()) }
+    /// ```
+    pub fn on_read(mut self, callback: impl FnMut() + Send + 'a) -> Self {
+        self.on_read = Some(Box::new(callback));
+        self
+    }
+
     /// Waits; the same as `.await`ing the waiter.
     ///
     /// # Errors
@@ -194,6 +221,7 @@ impl<'a> DeploymentWaiter<'a> {
             max_wait,
             backoff,
             on_status_change,
+            mut on_read,
         } = self;
         let mut on_status_change = on_status_change;
         let notify = |d: &AgentDeployment| {
@@ -212,7 +240,12 @@ impl<'a> DeploymentWaiter<'a> {
                 (id, Some(created))
             }
         };
-        let read = || client.read_agent_deployment(&deployment_id);
+        let read = || {
+            if let Some(callback) = on_read.as_mut() {
+                callback();
+            }
+            client.read_agent_deployment(&deployment_id)
+        };
         poll_until_ended(
             &deployment_id,
             read,

@@ -419,3 +419,31 @@ async fn latency_follows_tokio_time() {
     sim.client().authenticate().await.unwrap();
     assert!(start.elapsed() >= Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_waiter_tells_each_read_it_sends() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sim = simulator(None).await;
+    let client = sim.client();
+    let task_id = new_task(&client).await;
+    let reads = AtomicUsize::new(0);
+    let done = client
+        .deploy_and_wait(task_id)
+        .backoff(fast())
+        .on_read(|| {
+            reads.fetch_add(1, Ordering::Relaxed);
+        })
+        .await
+        .unwrap();
+    assert_eq!(done.status, Some(DeploymentStatus::Completed));
+    let sent = sim
+        .requests()
+        .iter()
+        .filter(|op| *op == "readAgentDeployment")
+        .count();
+    assert!(
+        sent >= 2,
+        "InQueue, Running and Completed take reads: {sent}"
+    );
+    assert_eq!(reads.load(Ordering::Relaxed), sent);
+}

@@ -2,17 +2,12 @@
 //! terminal, or one plain line per status change on stderr otherwise.
 
 use std::{
-    cell::Cell,
-    hash::{BuildHasher as _, RandomState},
+    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use quantconnect_agents::{
-    types::AgentDeployment,
-    wait::{self, Backoff, WaitError},
-    Client,
-};
+use quantconnect_agents::{types::AgentDeployment, wait::WaitError, Client};
 
 use crate::output::{self, elapsed, paint, status_style, status_text, Ui};
 
@@ -95,30 +90,24 @@ impl Drop for StatusLine {
     }
 }
 
-/// A uniform draw from [0, 1) for the waiter's jitter, from std's randomly keyed hasher.
-fn unit() -> f64 {
-    let bits = RandomState::new().hash_one(Instant::now());
-    (bits >> 11) as f64 / (1u64 << 53) as f64
-}
-
-/// Waits for deployment `id` on the library's schedule (`wait::poll_until_ended` with the
-/// default backoff and the client's reads), counting the reads for the status line.
+/// Waits for deployment `id` with the library's waiter, drawing each read and status
+/// change on the status line and counting the reads for the summary.
 pub async fn wait_for(client: &Client, id: &str, max_wait: Duration, line: &StatusLine) -> Waited {
     let started = Instant::now();
-    let reads = Cell::new(0u32);
-    let read = || {
-        reads.set(reads.get() + 1);
-        line.read();
-        client.read_agent_deployment(id)
-    };
-    let outcome = wait::poll_until_ended(id, read, None, max_wait, Backoff::default(), unit, |d| {
-        line.status(d)
-    })
-    .await;
+    let reads = AtomicU32::new(0);
+    let outcome = client
+        .wait_for_deployment(id)
+        .max_wait(max_wait)
+        .on_read(|| {
+            reads.fetch_add(1, Ordering::Relaxed);
+            line.read();
+        })
+        .on_status_change(|d| line.status(d))
+        .await;
     Waited {
         outcome,
         elapsed: started.elapsed(),
-        reads: reads.get(),
+        reads: reads.load(Ordering::Relaxed),
     }
 }
 
