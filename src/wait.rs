@@ -297,17 +297,17 @@ where
     let mut pending = first;
     let mut last: Option<AgentDeployment> = None;
     let mut last_error: Option<Error> = None;
+    let exceeded = |polls, last, last_error| {
+        exceeded_max_wait(
+            deployment_id,
+            max_wait,
+            start.elapsed(),
+            polls,
+            last,
+            last_error,
+        )
+    };
     loop {
-        let exceeded = |polls, last: Option<AgentDeployment>, last_error: Option<Error>| {
-            WaitError::ExceededMaxWait {
-                deployment_id: deployment_id.to_owned(),
-                max_wait,
-                elapsed: start.elapsed(),
-                polls,
-                last: last.map(Box::new),
-                last_error: last_error.map(Box::new),
-            }
-        };
         let observed = match pending.take() {
             Some(deployment) => Ok(deployment),
             None => {
@@ -361,6 +361,25 @@ where
         let delay = backoff.delay(delays, unit()).min(remaining);
         delays = delays.saturating_add(1);
         sleep(delay).await;
+    }
+}
+
+/// The error of a wait whose maximum ran out, for the waiter and the follower alike.
+fn exceeded_max_wait(
+    deployment_id: &str,
+    max_wait: Duration,
+    elapsed: Duration,
+    polls: u32,
+    last: Option<AgentDeployment>,
+    last_error: Option<Error>,
+) -> WaitError {
+    WaitError::ExceededMaxWait {
+        deployment_id: deployment_id.to_owned(),
+        max_wait,
+        elapsed,
+        polls,
+        last: last.map(Box::new),
+        last_error: last_error.map(Box::new),
     }
 }
 
@@ -514,14 +533,14 @@ where
                 let deadline = start.checked_add(st.max_wait);
                 if deadline.is_some_and(|d| now >= d) {
                     st.done = true;
-                    let error = WaitError::ExceededMaxWait {
-                        deployment_id: st.deployment_id.clone(),
-                        max_wait: st.max_wait,
-                        elapsed: now - start,
-                        polls: st.polls,
-                        last: None,
-                        last_error: None,
-                    };
+                    let error = exceeded_max_wait(
+                        &st.deployment_id,
+                        st.max_wait,
+                        now - start,
+                        st.polls,
+                        None,
+                        None,
+                    );
                     return Some((Err(error), st));
                 }
                 let remaining = deadline.map_or(Duration::MAX, |d| d - now);
