@@ -9,8 +9,6 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use crate::{
     findings::{escape, Finding},
     spec::Spec,
@@ -34,9 +32,10 @@ pub fn check(root: &Path, spec: &Spec) -> Vec<Finding> {
         let method = op.method.to_lowercase();
         let at = format!("/paths/{}/{method}", escape(&op.path));
         let post = &spec.doc["paths"][&op.path][&method];
-        let request = post
-            .pointer("/requestBody/content/application~1json/schema/$ref")
-            .and_then(Value::as_str)
+        let request = op
+            .request
+            .as_ref()
+            .and_then(|schema| schema["$ref"].as_str())
             .and_then(|r| r.strip_prefix("#/components/schemas/"));
 
         match request {
