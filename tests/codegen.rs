@@ -19,6 +19,12 @@ fn spec_with(edit: impl FnOnce(&mut Value)) -> openapiv3::OpenAPI {
     codegen::parse(&text).expect("still an OpenAPI document")
 }
 
+/// `code` with every run of white space made one space, to look for generated lines
+/// whatever their formatting.
+fn compact(code: &str) -> String {
+    code.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// What `build.rs` generates for `spec`: the models, then the wiring read against them.
 fn wire(spec: &openapiv3::OpenAPI) -> Result<String, String> {
     let types = codegen::types(spec)?;
@@ -99,7 +105,7 @@ fn an_operation_added_to_the_spec_gets_its_whole_wiring() {
     let spec = spec_with(add_logs_endpoint);
     let code = wire(&spec).expect("generates");
     syn::parse_file(&code).expect("the generated wiring is Rust");
-    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = compact(&code);
     for expected in [
         "impl Operation for crate::types::ReadAgentDeploymentLogsRequest {",
         "const ID: &'static str = \"readAgentDeploymentLogs\";",
@@ -112,18 +118,17 @@ fn an_operation_added_to_the_spec_gets_its_whole_wiring() {
         // In the list `for_each_operation!` hands to generic code (the fuzz entry point).
         "crate::types::ReadAgentDeploymentLogsRequest,",
     ] {
-        assert!(compact.contains(expected), "missing `{expected}` in:\n{code}");
+        assert!(flat.contains(expected), "missing `{expected}` in:\n{code}");
     }
     // The envelope is generated once per response type, however many operations share it.
     assert_eq!(
-        compact
-            .matches("impl Envelope for crate::types::RestResponse ")
+        flat.matches("impl Envelope for crate::types::RestResponse ")
             .count(),
         1
     );
 
     let types = codegen::types(&spec).expect("generates the models");
-    let compact: String = types.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = compact(&types);
     for expected in [
         "pub struct ReadAgentDeploymentLogsRequest {",
         "pub deployment_id: ::std::string::String,",
@@ -131,7 +136,7 @@ fn an_operation_added_to_the_spec_gets_its_whole_wiring() {
         "pub logs: ::std::vec::Vec<::std::string::String>,",
     ] {
         assert!(
-            compact.contains(expected),
+            flat.contains(expected),
             "missing `{expected}` in the models"
         );
     }
@@ -148,8 +153,8 @@ fn x_idempotent_marks_a_read_and_takes_only_a_boolean() {
         spec["paths"]["/agents/deployments/logs/read"]["post"]["x-idempotent"] = json!(true);
     });
     let code = wire(&spec).unwrap();
-    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
-    assert!(compact.contains(
+    let flat = compact(&code);
+    assert!(flat.contains(
         "const PATH: &'static str = \"/agents/deployments/logs/read\"; const KIND: OperationKind = OperationKind::Read;"
     ));
 
@@ -196,10 +201,10 @@ fn an_envelope_through_all_of_and_a_required_success_are_understood() {
         spec["components"]["schemas"]["RestResponse"]["required"] = json!(["success"]);
     });
     let code = wire(&spec).unwrap();
-    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = compact(&code);
     // A required `success` is a plain `bool` in the generated type.
     assert!(
-        compact.contains(
+        flat.contains(
             "impl Envelope for crate::types::AgentDeploymentLogsResponse { fn success(&self) -> Option<bool> { Some(self.success) }"
         ),
         "{code}"
@@ -228,9 +233,9 @@ fn a_nullable_errors_list_is_taken_out_of_its_option() {
             json!({"type": "array", "nullable": true, "items": {"type": "string"}});
     });
     let code = wire(&spec).unwrap();
-    let compact: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let flat = compact(&code);
     assert!(
-        compact.contains(
+        flat.contains(
             "impl Envelope for crate::types::AgentDeploymentLogsResponse { fn success(&self) -> Option<bool> { self.success } fn take_errors(&mut self) -> Vec<String> { self.errors.take().unwrap_or_default() } }"
         ),
         "{code}"
