@@ -62,22 +62,14 @@ fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
 /// `agents list`.
 pub async fn agents_list(g: &Global, ui: Ui) -> Result<(), Failure> {
     let agents = client(g)?.list_agents().await?;
-    if ui.json {
-        ui.json(&redacted(&agents));
-    } else {
-        output::out(output::agents_table(&agents));
-    }
+    ui.show(&redacted(&agents), || output::agents_table(&agents));
     Ok(())
 }
 
 /// `agents read ID`.
 pub async fn agents_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
     let agent = client(g)?.read_agent(id).await?;
-    if ui.json {
-        ui.json(&redacted(&agent));
-    } else {
-        output::out(output::agent_view(&agent));
-    }
+    ui.show(&redacted(&agent), || output::agent_view(&agent));
     Ok(())
 }
 
@@ -166,11 +158,7 @@ pub async fn agents_update(
     client
         .update_agent(id, |b| apply_fields!(b, fields))
         .await?;
-    if ui.json {
-        ui.json(&json!({"success": true}));
-    } else {
-        output::out(format!("updated agent {id}"));
-    }
+    done(ui, format!("updated agent {id}"));
     Ok(())
 }
 
@@ -183,11 +171,7 @@ pub async fn agents_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
 
 /// The answer of a call that returns nothing: `{"success": true}` with --json.
 fn done(ui: Ui, line: String) {
-    if ui.json {
-        ui.json(&json!({"success": true}));
-    } else {
-        output::out(line);
-    }
+    ui.show(&json!({"success": true}), || line);
 }
 
 // --- tasks -----------------------------------------------------------------------------
@@ -195,22 +179,14 @@ fn done(ui: Ui, line: String) {
 /// `tasks list`.
 pub async fn tasks_list(g: &Global, ui: Ui) -> Result<(), Failure> {
     let tasks = client(g)?.list_agent_tasks().await?;
-    if ui.json {
-        ui.json(&tasks);
-    } else {
-        output::out(output::tasks_table(&tasks));
-    }
+    ui.show(&tasks, || output::tasks_table(&tasks));
     Ok(())
 }
 
 /// `tasks read ID`.
 pub async fn tasks_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
     let task = client(g)?.read_agent_task(id).await?;
-    if ui.json {
-        ui.json(&task);
-    } else {
-        output::out(output::task_view(&task));
-    }
+    ui.show(&task, || output::task_view(&task));
     Ok(())
 }
 
@@ -270,22 +246,16 @@ pub async fn tasks_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
 /// `deployments list TASK_ID`.
 pub async fn deployments_list(g: &Global, ui: Ui, task_id: i64) -> Result<(), Failure> {
     let deployments = client(g)?.list_agent_deployments(task_id).await?;
-    if ui.json {
-        ui.json(&deployments);
-    } else {
-        output::out(output::deployments_table(&deployments));
-    }
+    ui.show(&deployments, || output::deployments_table(&deployments));
     Ok(())
 }
 
 /// `deployments read ID`.
 pub async fn deployments_read(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
     let deployment = client(g)?.read_agent_deployment(id).await?;
-    if ui.json {
-        ui.json(&deployment);
-    } else {
-        output::out(output::deployment_view(&deployment, ui.color_out));
-    }
+    ui.show(&deployment, || {
+        output::deployment_view(&deployment, ui.color_out)
+    });
     Ok(())
 }
 

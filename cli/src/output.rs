@@ -94,6 +94,15 @@ impl Ui {
         }
     }
 
+    /// Prints `payload` as JSON with `--json`, else what `view` makes of it for people.
+    pub fn show(&self, payload: &impl serde::Serialize, view: impl FnOnce() -> String) {
+        if self.json {
+            self.json(payload);
+        } else {
+            out(view());
+        }
+    }
+
     /// Prints a human line on stdout, unless `--json` reserves stdout for the payload.
     pub fn line(&self, text: impl Display) {
         if !self.json {
