@@ -8,7 +8,6 @@ use tracing::Instrument as _;
 use crate::{
     auth::Credentials,
     backoff::random_unit,
-    connections::Connections,
     error::{self, Error},
     operation::{Operation, OperationKind},
     retry::{Failure, RetryPolicy},
@@ -95,6 +94,8 @@ pub struct ClientBuilder {
     max_response_bytes: usize,
     max_concurrent_requests: usize,
     allow_insecure_http: bool,
+    proxy_from_env: bool,
+    root_certificates: Vec<reqwest::Certificate>,
 }
 
 impl ClientBuilder {
@@ -114,10 +115,18 @@ impl ClientBuilder {
 
     /// The HTTP client to send requests with, for your own proxy, TLS or pool settings.
     /// By default: [`DEFAULT_CONNECT_TIMEOUT`], a `User-Agent` of
-    /// `quantconnect-agents/<version>`, and no more connections than
-    /// [`max_concurrent_requests`](Self::max_concurrent_requests), all kept for reuse. The
-    /// request timeout, retries, concurrency limit and response bound apply whichever
-    /// client sends; the cap on connections only to the default client.
+    /// `quantconnect-agents/<version>`, up to
+    /// [`max_concurrent_requests`](Self::max_concurrent_requests) idle connections kept for
+    /// reuse, no redirect ever followed, and the proxy of
+    /// [`proxy_from_env`](Self::proxy_from_env). The request timeout, retries, concurrency
+    /// limit and response bound apply whichever client sends.
+    ///
+    /// Build yours with `redirect(reqwest::redirect::Policy::none())`: a client that follows
+    /// redirects sends the signed request wherever the server points it (another host,
+    /// plain http) before this crate sees the answer. An answer that did not come from the
+    /// request's own URL is refused unread ([`Error::Redirect`]), but by then it was sent.
+    /// Its proxy settings (reqwest honours `HTTP_PROXY`, `HTTPS_PROXY` and `ALL_PROXY` unless
+    /// built with `no_proxy()`) are yours too.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -171,39 +180,60 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether the default HTTP client uses a proxy from the environment (on unless set).
+    ///
+    /// Only for an `https` base URL on another machine, and then only `HTTPS_PROXY`
+    /// (or `https_proxy`), else `ALL_PROXY` (or `all_proxy`): an `http://` or `https://`
+    /// proxy URL, through which the client opens a `CONNECT` tunnel, so the proxy sees the
+    /// host name but never the request. `NO_PROXY` (or `no_proxy`) lists hosts to reach
+    /// directly. `HTTP_PROXY` never applies: a plain-http base is on this machine (or
+    /// allowed by [`allow_insecure_http`](Self::allow_insecure_http)), and a signed request
+    /// in plain http is never handed to a proxy. A loopback base never goes through one.
+    pub fn proxy_from_env(mut self, use_it: bool) -> Self {
+        self.proxy_from_env = use_it;
+        self
+    }
+
+    /// Trusts `certificate` as a root, besides the system's, in the default HTTP client: for
+    /// a private CA (a company's TLS proxy) or a test server.
+    pub fn add_root_certificate(mut self, certificate: reqwest::Certificate) -> Self {
+        self.root_certificates.push(certificate);
+        self
+    }
+
     /// The client.
     ///
     /// # Errors
-    /// [`Error::Configuration`] when the base URL is not an absolute `http` or `https` URL,
-    /// or the default HTTP client cannot be built.
+    /// [`Error::Configuration`] when the base URL is not an absolute `http` or `https` URL
+    /// (or carries credentials), the environment's proxy URL is not an `http` or `https`
+    /// URL, or the default HTTP client cannot be built.
     pub fn build(self) -> Result<Client, Error> {
         let base_url = normalize_base_url(&self.base_url, self.allow_insecure_http)?;
         let in_flight = Arc::new(Semaphore::new(self.max_concurrent_requests));
-        // The cap on connections applies to the HTTP client built here, not to one passed in.
-        let (http, connections) = match self.http {
-            Some(http) => (http, None),
+        let http = match self.http {
+            Some(http) => http,
             None => {
-                let connections = Connections::new(self.max_concurrent_requests, in_flight.clone());
-                let http = reqwest::Client::builder()
+                let mut http = reqwest::Client::builder()
                     .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
                     .pool_max_idle_per_host(self.max_concurrent_requests)
-                    .connector_layer(connections.layer())
                     .user_agent(concat!("quantconnect-agents/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .map_err(|e| Error::Configuration {
-                        detail: format!("cannot build the HTTP client: {e}"),
-                    })?;
-                (http, Some(connections))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy();
+                for certificate in self.root_certificates {
+                    http = http.add_root_certificate(certificate);
+                }
+                if self.proxy_from_env {
+                    if let Some(proxy) = env_proxy(&base_url, |name| std::env::var(name).ok())? {
+                        http = http.proxy(proxy);
+                    }
+                }
+                http.build().map_err(|e| Error::Configuration {
+                    detail: format!("cannot build the HTTP client: {}", e.without_url()),
+                })?
             }
         };
         Ok(Client {
-            transport: Transport::new(
-                http,
-                base_url,
-                self.credentials,
-                self.max_response_bytes,
-                connections,
-            ),
+            transport: Transport::new(http, base_url, self.credentials, self.max_response_bytes),
             organization_id: self.organization_id.filter(|id| !id.trim().is_empty()),
             retry: self.retry,
             request_timeout: self.request_timeout,
@@ -218,11 +248,56 @@ fn is_loopback(host: &str) -> bool {
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// The proxy of [`ClientBuilder::proxy_from_env`] for `base_url`, read through `var`.
+fn env_proxy(
+    base_url: &str,
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<reqwest::Proxy>, Error> {
+    let Ok(base) = reqwest::Url::parse(base_url) else {
+        return Ok(None);
+    };
+    if base.scheme() != "https" || is_loopback(base.host_str().unwrap_or_default()) {
+        return Ok(None);
+    }
+    let Some((name, value)) = ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"]
+        .into_iter()
+        .find_map(|name| Some((name, var(name).filter(|v| !v.trim().is_empty())?)))
+    else {
+        return Ok(None);
+    };
+    let refused = || Error::Configuration {
+        detail: format!(
+            "{name} `{}` is not an http:// or https:// proxy URL (the only kinds used; unset \
+             it, or turn environment proxies off)",
+            crate::error::without_credentials(value.trim())
+        ),
+    };
+    let url = reqwest::Url::parse(value.trim()).map_err(|_| refused())?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(refused());
+    }
+    let no_proxy = ["NO_PROXY", "no_proxy"]
+        .into_iter()
+        .find_map(|name| var(name))
+        .and_then(|list| reqwest::NoProxy::from_string(&list));
+    let proxy = reqwest::Proxy::https(url).map_err(|_| refused())?;
+    Ok(Some(proxy.no_proxy(no_proxy)))
+}
+
 fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<String, Error> {
     let trimmed = base_url.trim().trim_end_matches('/');
+    let shown = crate::error::without_credentials(trimmed);
     let url = reqwest::Url::parse(trimmed).map_err(|e| Error::Configuration {
-        detail: format!("base URL `{trimmed}` is not a URL: {e}"),
+        detail: format!("base URL `{shown}` is not a URL: {e}"),
     })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::Configuration {
+            detail: format!(
+                "base URL `{shown}` carries credentials, which are never sent in a URL: set \
+                 QC_USER_ID and QC_API_TOKEN (or ~/.lean/credentials) instead"
+            ),
+        });
+    }
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Error::Configuration {
             detail: format!("base URL `{trimmed}` must be an http or https URL with a host"),
@@ -249,7 +324,10 @@ fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Strin
 /// is unknown.
 fn finish(kind: OperationKind, failure: Failure, error: Error) -> Error {
     let maybe_sent = matches!(failure, Failure::TimedOut | Failure::Interrupted)
-        || matches!(error, Error::ResponseTooLarge { .. });
+        || matches!(
+            error,
+            Error::ResponseTooLarge { .. } | Error::Redirect { .. }
+        );
     match (kind, error) {
         (OperationKind::Write, error) if maybe_sent => Error::OutcomeUnknown {
             operation: error.operation().unwrap_or("request"),
@@ -297,6 +375,8 @@ impl Client {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
             allow_insecure_http: false,
+            proxy_from_env: true,
+            root_certificates: Vec::new(),
         }
     }
 
@@ -452,7 +532,6 @@ impl Client {
                 Ok(outcome) => outcome,
                 Err(_) => Err(timed_out(attempt)),
             };
-            self.transport.request_finished();
             drop(permit);
             let error = match outcome {
                 Ok(body) => return (Ok(body), attempt),
@@ -940,6 +1019,71 @@ mod tests {
         let err = normalize_base_url(remote, false).unwrap_err();
         assert!(err.to_string().contains("allow_insecure_http"), "{err}");
         assert!(normalize_base_url(remote, true).is_ok());
+    }
+
+    #[test]
+    fn a_base_url_with_credentials_is_refused_without_showing_them() {
+        for url in [
+            "http://admin:hunter2@127.0.0.1:5612/api/v2",
+            "https://admin:hunter2@www.quantconnect.com/api/v2",
+            "https://hunter2@www.quantconnect.com/api/v2",
+            "https://admin:hunter2@[::1/api/v2",
+        ] {
+            let err = normalize_base_url(url, false).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(matches!(err, Error::Configuration { .. }), "{text}");
+        }
+        let err = normalize_base_url("http://admin:hunter2@127.0.0.1/api/v2", false).unwrap_err();
+        assert!(err.to_string().contains("QC_API_TOKEN"), "{err}");
+    }
+
+    #[test]
+    fn only_https_bases_elsewhere_use_the_environments_proxy() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let all = env(&[
+            ("HTTP_PROXY", "http://127.0.0.1:1"),
+            ("HTTPS_PROXY", "http://127.0.0.1:2"),
+            ("ALL_PROXY", "http://127.0.0.1:3"),
+        ]);
+        assert!(env_proxy(DEFAULT_BASE_URL, &all).unwrap().is_some());
+        for direct in [
+            "http://127.0.0.1:5612/api/v2",
+            "https://127.0.0.1:5612/api/v2",
+            "https://localhost/api/v2",
+            "http://www.quantconnect.com/api/v2",
+        ] {
+            assert!(env_proxy(direct, &all).unwrap().is_none(), "{direct}");
+        }
+        // HTTP_PROXY alone applies to nothing.
+        let http_only = env(&[("HTTP_PROXY", "http://127.0.0.1:1")]);
+        assert!(env_proxy(DEFAULT_BASE_URL, http_only).unwrap().is_none());
+        assert!(
+            env_proxy(DEFAULT_BASE_URL, env(&[("all_proxy", "http://p:3")]))
+                .unwrap()
+                .is_some()
+        );
+        let socks = env(&[("ALL_PROXY", "socks5://user:secret@127.0.0.1:1080")]);
+        let err = env_proxy(DEFAULT_BASE_URL, socks).unwrap_err();
+        assert!(err.to_string().contains("ALL_PROXY"), "{err}");
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn credentials_are_cut_out_of_urls() {
+        use crate::error::without_credentials as cut;
+        assert_eq!(cut("https://a:b@host:1/x@y"), "https://host:1/x@y");
+        assert_eq!(cut("https://host/a@b"), "https://host/a@b");
+        assert_eq!(cut("//a@host/"), "//host/");
+        assert_eq!(cut("a:b@host"), "host");
+        assert_eq!(cut("/relative?x=@"), "/relative?x=@");
     }
 
     #[test]

@@ -116,6 +116,23 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// The server answered with a redirect (HTTP 3xx), which the client never follows:
+    /// requests go to the base URL and nowhere else, so the signature cannot be sent on to
+    /// another host or over plain http. Never retried; for a write the outcome is unknown
+    /// ([`Error::OutcomeUnknown`]), since a server may act and then redirect.
+    #[error("{operation}: {}", Redirected { status: *status, location: location.as_deref() })]
+    Redirect {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+        /// The redirect's HTTP status; `None` when an HTTP client passed to
+        /// [`ClientBuilder::http_client`](crate::ClientBuilder::http_client) followed it, and
+        /// the answer came from elsewhere (refused unread).
+        status: Option<u16>,
+        /// Where it pointed (the `Location`, or the URL the answer came from), without any
+        /// credentials it carried, cut for display.
+        location: Option<String>,
+    },
+
     /// The response body was longer than the client reads (see
     /// [`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)).
     #[error("{operation}: the response is larger than {limit} bytes; not read further")]
@@ -197,6 +214,7 @@ impl Error {
             | Error::Transport { operation, .. }
             | Error::Timeout { operation, .. }
             | Error::ResponseTooLarge { operation, .. }
+            | Error::Redirect { operation, .. }
             | Error::OutcomeUnknown { operation, .. }
             | Error::InvalidRequest { operation, .. }
             | Error::MissingOrganization { operation } => Some(operation),
@@ -213,6 +231,7 @@ impl Error {
             | Error::Authentication { status, .. }
             | Error::UnexpectedStatus { status, .. }
             | Error::InvalidResponse { status, .. } => Some(*status),
+            Error::Redirect { status, .. } => *status,
             Error::Transport { source, .. } => source.status().map(|s| s.as_u16()),
             Error::OutcomeUnknown { source, .. } => source.status(),
             _ => None,
@@ -250,6 +269,47 @@ struct Seconds(Duration);
 impl fmt::Display for Seconds {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} s", self.0.as_secs_f64())
+    }
+}
+
+/// What a [`Error::Redirect`] says.
+struct Redirected<'a> {
+    status: Option<u16>,
+    location: Option<&'a str>,
+}
+
+impl fmt::Display for Redirected<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let location = self.location.unwrap_or("(no Location)");
+        match self.status {
+            Some(status) => write!(
+                f,
+                "the server answered HTTP {status}, a redirect to `{location}`, which is not \
+                 followed: requests go only to the base URL (is the base URL right?)"
+            ),
+            None => write!(
+                f,
+                "the HTTP client followed a redirect to `{location}`, and its answer was refused \
+                 unread: requests go only to the base URL (build the reqwest::Client with \
+                 `redirect(reqwest::redirect::Policy::none())`)"
+            ),
+        }
+    }
+}
+
+/// `text` (a URL, whole or not) without the `user:password@` of its authority, if any.
+pub(crate) fn without_credentials(text: &str) -> std::borrow::Cow<'_, str> {
+    let start = match text.find("://") {
+        Some(i) => i + 3,
+        None if text.starts_with("//") => 2,
+        None => 0,
+    };
+    let end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |i| start + i);
+    match text[start..end].rfind('@') {
+        Some(at) => format!("{}{}", &text[..start], &text[start + at + 1..]).into(),
+        None => text.into(),
     }
 }
 

@@ -5,11 +5,10 @@
 // The way through the code is one way: the generated types and `operation` (what the spec
 // says about each operation) → `transport` (one attempt: sign, send, read the bounded body,
 // map the envelope) → `client` (retries, deadline, methods) → `wait`. `auth`, `error`,
-// `backoff`, `connections`, `enums` and `models` serve them and import none of them.
+// `backoff`, `enums` and `models` serve them and import none of them.
 pub mod auth;
 mod backoff;
 mod client;
-mod connections;
 pub mod enums;
 pub mod error;
 #[cfg(feature = "fuzzing")]

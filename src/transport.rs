@@ -23,14 +23,12 @@ use serde::de::DeserializeOwned;
 
 use crate::{
     auth::{self, Credentials},
-    connections::{self, Connections},
     error::{self, BodyTooLarge, Error},
     operation::{Envelope, Operation},
 };
 
 /// What every request of a client (and its clones) shares: the HTTP client, the base URL,
-/// the credentials and the clock offset they are signed with, the response size limit and
-/// the cap on connections.
+/// the credentials and the clock offset they are signed with, and the response size limit.
 pub(crate) struct Transport {
     http: reqwest::Client,
     base_url: String,
@@ -39,8 +37,6 @@ pub(crate) struct Transport {
     /// signature's `Date` header.
     clock_offset: AtomicI64,
     max_response_bytes: usize,
-    /// The cap on connections, when the crate built the HTTP client.
-    connections: Option<Connections>,
 }
 
 impl fmt::Debug for Transport {
@@ -60,7 +56,6 @@ impl Transport {
         base_url: String,
         credentials: Credentials,
         max_response_bytes: usize,
-        connections: Option<Connections>,
     ) -> Arc<Self> {
         Arc::new(Transport {
             http,
@@ -68,7 +63,6 @@ impl Transport {
             credentials,
             clock_offset: AtomicI64::new(0),
             max_response_bytes,
-            connections,
         })
     }
 
@@ -86,33 +80,6 @@ impl Transport {
 
     pub(crate) fn set_clock_offset(&self, seconds: i64) {
         self.clock_offset.store(seconds, Ordering::Relaxed);
-    }
-
-    /// A request finished (its connection, if any, goes back to the pool).
-    pub(crate) fn request_finished(&self) {
-        if let Some(connections) = &self.connections {
-            connections.request_finished();
-        }
-    }
-
-    /// Notes that `response`'s connection closes after it, if it says so; returns whether.
-    fn connection_closes(&self, response: &reqwest::Response) -> bool {
-        match &self.connections {
-            Some(connections) if connections::closes_after(response) => {
-                connections.closed();
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Notes that `error` broke the connection of a request (a connect error had none).
-    fn connection_broken(&self, error: &reqwest::Error) {
-        if let Some(connections) = &self.connections {
-            if !error.is_connect() {
-                connections.closed();
-            }
-        }
     }
 
     /// Signs `request` for now (as the server's clock tells it), replacing any signature.
@@ -136,9 +103,9 @@ impl Transport {
         url.push_str(&self.base_url);
         url.push_str(O::PATH);
         let invalid = |detail: String| Error::InvalidRequest { operation, detail };
-        let url = reqwest::Url::parse(&url).map_err(|e| invalid(format!("{url}: {e}")))?;
+        let parsed = reqwest::Url::parse(&url).map_err(|e| invalid(format!("{url}: {e}")))?;
         let json = serde_json::to_vec(body).map_err(|e| invalid(e.to_string()))?;
-        let mut request = reqwest::Request::new(reqwest::Method::POST, url);
+        let mut request = reqwest::Request::new(reqwest::Method::POST, parsed);
         // Room for every header the request will carry (these four, then the HTTP client's
         // `User-Agent`, its default `Accept` merge and `Content-Length`), so the map never
         // grows on the way: a rehash a call, measured.
@@ -148,35 +115,47 @@ impl Transport {
         request.headers_mut().insert(CONTENT_TYPE, json_type);
         *request.body_mut() = Some(json.into());
         self.sign(&mut request);
-        let sent = match &self.connections {
-            // Marked as one request, for the cap on connections (see `connections`).
-            Some(connections) => connections.sending(self.http.execute(request)).await,
-            None => self.http.execute(request).await,
-        };
-        let mut response = match sent {
-            Ok(response) => limited(response, self.max_response_bytes),
-            Err(e) => {
-                self.connection_broken(&e);
-                return Err(error::transport(operation, e));
-            }
-        };
-        let closes = self.connection_closes(&response);
+        let response = self
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| error::transport(operation, e))?;
+        // Requests go to the base URL and nowhere else: a redirect is an error, never
+        // followed (the default client has no redirect policy; one passed in may have).
+        if response.url().as_str() != url {
+            return Err(Error::Redirect {
+                operation,
+                status: None,
+                location: Some(shown_url(response.url().as_str())),
+            });
+        }
+        if response.status().is_redirection() {
+            let location = response.headers().get(reqwest::header::LOCATION);
+            return Err(Error::Redirect {
+                operation,
+                status: Some(response.status().as_u16()),
+                location: location.map(|l| shown_url(&String::from_utf8_lossy(l.as_bytes()))),
+            });
+        }
+        let mut response = limited(response, self.max_response_bytes);
         match response.status().as_u16() {
             200 => {
                 // Kept for a failure's clock offset (`Date`); moved, not copied.
                 let headers = std::mem::take(response.headers_mut());
-                let body = read_body(&mut response).await.map_err(|e| {
-                    if !closes {
-                        self.connection_broken(&e);
-                    }
-                    error::transport(operation, e)
-                })?;
+                let body = read_body(&mut response)
+                    .await
+                    .map_err(|e| error::transport(operation, e))?;
                 decode(operation, &body, &headers)
             }
             401 => Err(error::unauthorized(operation, &response)),
             _ => Err(error::unexpected_response(operation, response).await),
         }
     }
+}
+
+/// A URL from the server, fit to show: no credentials, control characters folded, cut short.
+fn shown_url(url: &str) -> String {
+    error::excerpt(error::without_credentials(url).as_bytes())
 }
 
 /// A response whose body stream fails with [`BodyTooLarge`] past `limit` bytes, so that

@@ -68,3 +68,72 @@ pub async fn create_task(
         .await?;
     Ok(task.id.expect("the simulator gives every task an id"))
 }
+
+/// A server on `ip` (a loopback address) at a port the OS picks that answers every request
+/// with `response` (a whole HTTP/1.1 response, `{addr}` replaced by its own address) and
+/// closes; it keeps each request's head (request line and headers) in order.
+pub struct Canned {
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Canned {
+    pub async fn start(ip: &str, response: &str) -> Canned {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let response = response.replace("{addr}", &addr.to_string());
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // The head, then as much body as it announces.
+                let head = loop {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break None,
+                        Ok(n) => request.extend_from_slice(&buf[..n]),
+                    }
+                    let text = String::from_utf8_lossy(&request).into_owned();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text[..end]
+                            .lines()
+                            .find_map(|l| {
+                                let l = l.to_ascii_lowercase();
+                                l.strip_prefix("content-length:")?.trim().parse().ok()
+                            })
+                            .unwrap_or(0usize);
+                        if request.len() >= end + 4 + length {
+                            break Some(text[..end].to_owned());
+                        }
+                    }
+                };
+                if let Some(head) = head {
+                    seen.lock().unwrap().push(head);
+                    let _ = stream.write_all(response.as_bytes()).await;
+                }
+                let _ = stream.shutdown().await;
+            }
+        });
+        Canned { addr, heads, task }
+    }
+
+    /// The heads of the requests received so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
+    /// `http://{addr}/api/v2`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v2", self.addr)
+    }
+}
+
+impl Drop for Canned {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
