@@ -98,7 +98,8 @@ fn main() {
             assert_eq!(task.id, Some(332));
         };
         let via_raw = || async {
-            let signature = credentials.sign_now();
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+            let signature = credentials.sign(now.as_secs());
             let response: types::AgentTaskResponse = raw
                 .post(&url)
                 .header("authorization", signature.authorization)

@@ -4,7 +4,7 @@
 //! numeric user id, the password the lowercase hex SHA-256 of `"{api_token}:{timestamp}"`,
 //! where the timestamp is the current Unix time in seconds, also sent in a `Timestamp`
 //! header. The server rejects timestamps older than 7200 s, so the client signs each request
-//! afresh just before sending it (in progenitor's `pre` hook).
+//! afresh just before sending it (the transport's last step before sending).
 
 use std::{
     fmt,
@@ -22,6 +22,10 @@ use crate::error::Error;
 pub const USER_ID_VAR: &str = "QC_USER_ID";
 /// Environment variable holding the QuantConnect API token.
 pub const API_TOKEN_VAR: &str = "QC_API_TOKEN";
+
+/// The largest credentials file [`Credentials::from_lean_file`] reads: 64 KiB (lean-cli's
+/// is a few hundred bytes).
+pub const MAX_CREDENTIALS_FILE_BYTES: u64 = 64 * 1024;
 
 /// The name of the header that carries the signing timestamp.
 pub const TIMESTAMP_HEADER: HeaderName = HeaderName::from_static("timestamp");
@@ -106,13 +110,38 @@ impl Credentials {
 
     /// Credentials from a lean-cli credentials file (JSON with `user-id` and `api-token`).
     ///
+    /// Only a regular file (or a link to one) of at most [`MAX_CREDENTIALS_FILE_BYTES`] is
+    /// read: a FIFO, a device such as `/dev/zero` or a directory is refused before it is
+    /// opened, so the read can neither block nor grow without bound.
+    ///
     /// # Errors
-    /// [`Error::CredentialsFile`] when the file cannot be read or lacks either key.
+    /// [`Error::CredentialsFile`], naming the path, when the file is not a regular file, is
+    /// too large, cannot be read or lacks either key.
     pub fn from_lean_file(path: &Path) -> Result<Self, Error> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::CredentialsFile {
+        use std::io::Read as _;
+        let bad = |reason: String| Error::CredentialsFile {
             path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        let too_large = || bad(format!("larger than {MAX_CREDENTIALS_FILE_BYTES} bytes"));
+        let metadata = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        if !metadata.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
+        if metadata.len() > MAX_CREDENTIALS_FILE_BYTES {
+            return Err(too_large());
+        }
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|file| {
+                // The file may have grown since: read one byte past the limit at most.
+                file.take(MAX_CREDENTIALS_FILE_BYTES + 1)
+                    .read_to_string(&mut text)
+            })
+            .map_err(|e| bad(e.to_string()))?;
+        if text.len() as u64 > MAX_CREDENTIALS_FILE_BYTES {
+            return Err(too_large());
+        }
         Self::parse_lean_file(path, &text)
     }
 
@@ -171,7 +200,8 @@ impl Credentials {
                 "{API_TOKEN_VAR} is set but {USER_ID_VAR} is not"
             ))),
             (None, None) => match lean_file {
-                Some(path) if path.exists() => Self::from_lean_file(&path),
+                // `symlink_metadata`: a link to nowhere is there, and an error to report.
+                Some(path) if path.symlink_metadata().is_ok() => Self::from_lean_file(&path),
                 Some(path) => Err(missing(format!(
                     "set {USER_ID_VAR} and {API_TOKEN_VAR}, or log in with lean-cli \
                      (`lean login`) to create {}",
@@ -208,11 +238,6 @@ impl Credentials {
             authorization,
             timestamp,
         }
-    }
-
-    /// The signature of a request made now.
-    pub fn sign_now(&self) -> Signature {
-        self.sign(unix_now())
     }
 }
 

@@ -546,6 +546,7 @@ impl Client {
                     clock_offset: Some(offset),
                     ..
                 } if (offset - self.transport.clock_offset()).abs() > error::CLOCK_TOLERANCE
+                    && offset.abs() <= error::MAX_CLOCK_CORRECTION
                     && !clock_corrected =>
                 {
                     tracing::warn!(

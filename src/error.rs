@@ -333,6 +333,15 @@ impl fmt::Display for ClockAdvice {
         const CREDENTIALS: &str =
             "check the user id and API token (QC_USER_ID / QC_API_TOKEN or ~/.lean/credentials)";
         match self.0 {
+            Some(offset) if offset.abs() > MAX_CLOCK_CORRECTION => write!(
+                f,
+                "the server's Date header puts its clock {}s {} this machine's, more than the \
+                 {MAX_CLOCK_CORRECTION} s the client corrects for: that clock could not be \
+                 used, so the request was not signed again with it; check this machine's \
+                 clock, and {CREDENTIALS}",
+                offset.abs(),
+                if offset > 0 { "ahead of" } else { "behind" }
+            ),
             Some(offset) if offset.abs() > CLOCK_TOLERANCE => write!(
                 f,
                 "this machine's clock is {}s {} the server's: set it right (QuantConnect rejects \
@@ -356,6 +365,10 @@ impl fmt::Display for ClockAdvice {
 /// How far, in seconds, the local clock may be off the server's before the client corrects
 /// its signatures.
 pub(crate) const CLOCK_TOLERANCE: i64 = 60;
+
+/// The largest offset, in seconds, the client takes from a server's `Date` to sign with: a
+/// day. A server claiming more is not trusted to choose the signing clock.
+pub(crate) const MAX_CLOCK_CORRECTION: i64 = 24 * 60 * 60;
 
 /// The server's clock minus this machine's, in seconds, from a response's `Date` header.
 pub(crate) fn clock_offset(headers: &reqwest::header::HeaderMap) -> Option<i64> {
@@ -417,6 +430,11 @@ impl fmt::Display for WithoutOperation<'_> {
     }
 }
 
+/// How many of the server's errors a message shows; the rest are counted.
+const ERRORS_SHOWN: usize = 3;
+
+/// The server's errors for a message: the first [`ERRORS_SHOWN`], each an [`excerpt`],
+/// then how many more there are. The typed error keeps them all.
 struct ErrorList<'a>(&'a [String]);
 
 impl fmt::Display for ErrorList<'_> {
@@ -424,7 +442,16 @@ impl fmt::Display for ErrorList<'_> {
         if self.0.is_empty() {
             return f.write_str("no reason given");
         }
-        f.write_str(&self.0.join("; "))
+        for (i, error) in self.0.iter().take(ERRORS_SHOWN).enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            f.write_str(&excerpt(error.as_bytes()))?;
+        }
+        match self.0.len().saturating_sub(ERRORS_SHOWN) {
+            0 => Ok(()),
+            more => write!(f, "; and {more} more"),
+        }
     }
 }
 
@@ -456,7 +483,7 @@ pub(crate) fn failure(
         return Error::Authentication {
             operation,
             status,
-            detail: errors.join("; "),
+            detail: ErrorList(&errors).to_string(),
             clock_offset,
         };
     }
@@ -723,6 +750,8 @@ mod tests {
         assert!(text.contains("3600s behind the server's"), "{text}");
         let text = auth(Some(-120)).to_string();
         assert!(text.contains("120s ahead of the server's"), "{text}");
+        let text = auth(Some(253_402_300_799 - 1_800_000_000)).to_string();
+        assert!(text.contains("could not be used"), "{text}");
         let text = auth(Some(2)).to_string();
         assert!(
             text.contains("agrees with the server's") && text.contains("QC_API_TOKEN"),
@@ -733,6 +762,33 @@ mod tests {
             text.contains("clock") && text.contains("QC_API_TOKEN"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn messages_show_a_bounded_excerpt_of_the_servers_errors() {
+        let errors: Vec<String> = (0..200_000).map(|i| format!("error {i}")).collect();
+        let err = failure("x", 200, errors, None);
+        let text = err.to_string();
+        assert!(
+            text.contains("error 0; error 1; error 2; and 199997 more"),
+            "{text}"
+        );
+        assert_eq!(
+            err.api_errors().len(),
+            200_000,
+            "the typed error keeps them all"
+        );
+        let huge = failure("x", 200, vec!["y".repeat(5_000_000)], None).to_string();
+        assert!(huge.len() < 2 * EXCERPT_CHARS, "{}", huge.len());
+        let auth = failure("x", 200, vec!["Hash doesn't match.".repeat(100_000)], None);
+        assert!(auth.to_string().len() < 2_000, "{}", auth.to_string().len());
+        let raw = failure(
+            "x",
+            200,
+            vec!["a\u{1b}]52;c;ZXZpbA==\u{7}\r\u{1b}[2Kb\0".into()],
+            None,
+        );
+        assert!(!raw.to_string().chars().any(|c| c.is_control()), "{raw}");
     }
 
     #[test]

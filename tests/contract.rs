@@ -777,6 +777,24 @@ async fn a_corrected_clock_is_not_corrected_again_by_a_later_refusal() {
 }
 
 #[tokio::test]
+async fn a_date_beyond_a_day_off_is_not_trusted_to_sign_with() {
+    let server = MockServer::start_async().await;
+    let mock = server
+        .mock_async(|when, then| {
+            when.method(POST);
+            then.status(401)
+                .header("date", "Fri, 31 Dec 9999 23:59:59 GMT");
+        })
+        .await;
+    let err = client(&server).authenticate().await.unwrap_err();
+    // One request, signed with this machine's clock; no second one with the server's.
+    mock.assert_calls_async(1).await;
+    assert!(matches!(err, Error::Authentication { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("could not be used"), "{text}");
+}
+
+#[tokio::test]
 async fn a_right_clock_and_a_401_mean_wrong_credentials_and_say_so() {
     let server = MockServer::start_async().await;
     let date = httpdate::fmt_http_date(SystemTime::now());
