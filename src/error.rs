@@ -116,6 +116,19 @@ pub enum Error {
         attempts: u32,
     },
 
+    /// The response holds more JSON objects or values than the client decodes (see
+    /// [`MAX_RESPONSE_OBJECTS`](crate::MAX_RESPONSE_OBJECTS)): what bounds the memory a
+    /// response costs, whatever its shape. Not decoded; for a write the outcome is unknown.
+    #[error(
+        "{operation}: the response holds more than {} JSON objects or {} values; not decoded",
+        crate::MAX_RESPONSE_OBJECTS,
+        crate::MAX_RESPONSE_VALUES
+    )]
+    ResponseTooComplex {
+        /// QuantConnect's operation id.
+        operation: &'static str,
+    },
+
     /// The server answered with a redirect (HTTP 3xx), which the client never follows:
     /// requests go to the base URL and nowhere else, so the signature cannot be sent on to
     /// another host or over plain http. Never retried; for a write the outcome is unknown
@@ -214,6 +227,7 @@ impl Error {
             | Error::Transport { operation, .. }
             | Error::Timeout { operation, .. }
             | Error::ResponseTooLarge { operation, .. }
+            | Error::ResponseTooComplex { operation }
             | Error::Redirect { operation, .. }
             | Error::OutcomeUnknown { operation, .. }
             | Error::InvalidRequest { operation, .. }

@@ -241,6 +241,37 @@ async fn read_body(response: &mut reqwest::Response) -> reqwest::Result<bytes::B
     Ok(body.freeze())
 }
 
+/// Whether `body` holds at most [`MAX_RESPONSE_OBJECTS`](crate::MAX_RESPONSE_OBJECTS) JSON
+/// objects and [`MAX_RESPONSE_VALUES`](crate::MAX_RESPONSE_VALUES) values, counted from its
+/// `{`, `[`, `,` and strings (keys included) in one pass. What a body costs to decode follows from
+/// them (an empty `{}` can become a 600-byte struct), not from its length.
+fn within_shape_limits(body: &[u8]) -> bool {
+    let (mut objects, mut values) = (0usize, 0usize);
+    let (mut in_string, mut escaped) = (false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'{' => objects += 1,
+            b'[' | b',' => {}
+            _ => continue,
+        }
+        values += 1;
+        if objects > crate::MAX_RESPONSE_OBJECTS || values > crate::MAX_RESPONSE_VALUES {
+            return false;
+        }
+    }
+    true
+}
+
 /// A 200's `body` as `T` when its envelope says success, else the matching [`Error`]. A
 /// missing `success` counts as failure, as in QuantConnect's own clients.
 pub(crate) fn decode<T: Envelope + DeserializeOwned>(
@@ -248,6 +279,9 @@ pub(crate) fn decode<T: Envelope + DeserializeOwned>(
     body: &[u8],
     headers: &HeaderMap,
 ) -> Result<Box<T>, Error> {
+    if !within_shape_limits(body) {
+        return Err(Error::ResponseTooComplex { operation });
+    }
     match serde_json::from_slice::<Box<T>>(body) {
         Ok(decoded) if decoded.success() == Some(true) => Ok(decoded),
         Ok(mut decoded) => Err(error::failure(
@@ -257,5 +291,35 @@ pub(crate) fn decode<T: Envelope + DeserializeOwned>(
             error::clock_offset(headers),
         )),
         Err(source) => Err(error::undecodable(operation, body, source)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list(items: &str, n: usize) -> Vec<u8> {
+        let items = vec![items; n].join(",");
+        format!(r#"{{"success":true,"tasks":[{items}]}}"#).into_bytes()
+    }
+
+    #[test]
+    fn the_shape_limits_count_objects_and_values_outside_strings() {
+        // The envelope is one object; `{}` entries are one each.
+        assert!(within_shape_limits(&list("{}", crate::MAX_RESPONSE_OBJECTS - 1)));
+        assert!(!within_shape_limits(&list("{}", crate::MAX_RESPONSE_OBJECTS)));
+        // The envelope's `{`, `,`, `[` and its two keys are five values.
+        assert!(within_shape_limits(&list("1", crate::MAX_RESPONSE_VALUES - 4)));
+        assert!(!within_shape_limits(&list("1", crate::MAX_RESPONSE_VALUES)));
+        // Braces, brackets, commas and escaped quotes inside strings are text.
+        let text = r#""{[,\"{[,""#;
+        assert!(within_shape_limits(&list(text, crate::MAX_RESPONSE_VALUES / 2 - 3)));
+        let err = decode::<crate::types::AgentTaskListResponse>(
+            "listAgentTasks",
+            &list("{}", crate::MAX_RESPONSE_OBJECTS),
+            &HeaderMap::new(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ResponseTooComplex { .. }), "{err:?}");
     }
 }
