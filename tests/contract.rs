@@ -1,6 +1,8 @@
 //! Contract tests: for every operation, the exact request the client sends (method, path,
 //! JSON body, `Content-Type`, `Accept`, a signature the mock recomputes) and how every kind of answer
-//! decodes. The success bodies are the recordings in `tests/recordings/`.
+//! decodes. The success bodies are the recordings in `tests/recordings/`; every recording at
+//! HTTP 200, and every answer of the simulator, survives a round trip through the generated
+//! response type.
 
 use std::{
     future::Future,
@@ -14,7 +16,7 @@ use quantconnect_agents::{
     retry::{OperationKind, RetryPolicy},
     types,
     wait::Backoff,
-    Client, Credentials, DeploymentStatus, Error, ProjectPreference,
+    Client, Credentials, DeploymentStatus, Error, Operation, ProjectPreference,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -328,6 +330,176 @@ async fn every_operation_sends_its_exact_signed_request_and_decodes_its_recordin
         };
         assert_eq!(normalized(&payload), expected, "{}: decoded payload", op.id);
     }
+}
+
+/// `body` decoded into `O`'s response type and encoded again.
+fn through<O: Operation>(body: &Value) -> Result<Value, String> {
+    let decoded: O::Response = serde_json::from_value(body.clone()).map_err(|e| e.to_string())?;
+    Ok(to_json(decoded))
+}
+
+/// `body` through the response type of the operation `id` (`None`: no such operation).
+fn round_trip(id: &str, body: &Value) -> Option<Result<Value, String>> {
+    macro_rules! by_request_type {
+        ($($request:ident),+ $(,)?) => {
+            $(if id == <types::$request as Operation>::ID {
+                return Some(through::<types::$request>(body));
+            })+
+        };
+    }
+    by_request_type!(
+        AuthenticateRequest,
+        CreateAgentRequest,
+        ReadAgentRequest,
+        UpdateAgentRequest,
+        DeleteAgentRequest,
+        ListAgentsRequest,
+        CreateAgentTaskRequest,
+        ReadAgentTaskRequest,
+        UpdateAgentTaskRequest,
+        DeleteAgentTaskRequest,
+        ListAgentTasksRequest,
+        CreateAgentDeploymentRequest,
+        ReadAgentDeploymentRequest,
+        UpdateAgentDeploymentRequest,
+        ListAgentDeploymentsRequest,
+        StopAgentDeploymentRequest,
+        DeleteAgentDeploymentRequest,
+        ReadAgentConversationRequest,
+    );
+    None
+}
+
+/// Panics unless `body` survives the round trip through `id`'s response type unchanged
+/// (up to what `normalized` ignores): nothing undocumented, dropped or of another type.
+fn assert_round_trips(what: &str, id: &str, body: &Value) {
+    let back = round_trip(id, body)
+        .unwrap_or_else(|| panic!("{what}: `{id}` is not an operation: add it to round_trip"))
+        .unwrap_or_else(|e| panic!("{what}: the generated type rejects it: {e}"));
+    assert_eq!(normalized(&back), normalized(body), "{what}: round trip");
+}
+
+#[test]
+fn every_recording_at_200_round_trips_through_its_response_type() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/recordings");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let Some(name) = path
+            .file_name()
+            .and_then(|n| n.to_str()?.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        let doc = recording(name);
+        if doc["response"]["status"] == 200 {
+            let id = doc["operation"].as_str().unwrap_or_default();
+            assert_round_trips(name, id, &doc["response"]["body"]);
+            checked += 1;
+        }
+    }
+    // One success per operation, and the failures QuantConnect answers at 200.
+    assert!(
+        checked > quantconnect_agents::operation::OPERATIONS.len(),
+        "{checked}"
+    );
+}
+
+/// The whole lifecycle against the simulator, each answer sent as raw JSON and checked as
+/// the recordings are: the simulator's answers decode losslessly into the generated types.
+#[tokio::test]
+async fn every_simulator_answer_round_trips_through_its_response_type() {
+    use quantconnect_agents::simulator::{Schedule, Simulator};
+    let sim = Simulator::builder()
+        .schedule(Schedule {
+            in_queue: std::time::Duration::from_millis(20),
+            running: std::time::Duration::from_millis(50),
+            failure: None,
+        })
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::new();
+    let mut exercised = std::collections::BTreeSet::new();
+    // Sends operation `id` with `request` and checks its answer, which it returns.
+    let mut call = async |id: &'static str, request: Value| -> Value {
+        let path = quantconnect_agents::operation::find(id).unwrap().path;
+        let signature = sim.credentials().sign_now();
+        let response = http
+            .post(format!("{}{path}", sim.base_url()))
+            .header("authorization", signature.authorization)
+            .header("timestamp", signature.timestamp.to_string())
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{id}");
+        let body: Value = response.json().await.unwrap();
+        assert_round_trips(&format!("the simulator's {id}"), id, &body);
+        exercised.insert(id);
+        body
+    };
+    let org = sim.organization_id().to_owned();
+
+    call("authenticate", json!({})).await;
+    call("listAgents", json!({"organizationId": org})).await;
+    let agent = call(
+        "createAgent",
+        json!({"organizationId": org, "name": "round trip", "maxTurns": 5, "public": false}),
+    )
+    .await["agent"]["id"]
+        .clone();
+    call("readAgent", json!({"agentId": agent})).await;
+    call("updateAgent", json!({"agentId": agent, "name": "renamed"})).await;
+    let task = call(
+        "createAgentTask",
+        json!({"organizationId": org, "agentId": agent, "name": "Hello",
+               "prompt": "Print Hello World.", "projectPreference": "project-for-task"}),
+    )
+    .await["task"]["id"]
+        .clone();
+    call("readAgentTask", json!({"taskId": task})).await;
+    call(
+        "updateAgentTask",
+        json!({"taskId": task, "name": "Hello again"}),
+    )
+    .await;
+    call("listAgentTasks", json!({"organizationId": org})).await;
+    let deployment = call("createAgentDeployment", json!({"taskId": task})).await["deployment"]
+        ["deploymentId"]
+        .clone();
+    let read = json!({"deploymentId": deployment});
+    let mut status = Value::Null;
+    for _ in 0..200 {
+        status = call("readAgentDeployment", read.clone()).await["deployment"]["status"].clone();
+        if status == "Completed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(status, "Completed");
+    call("listAgentDeployments", json!({"taskId": task})).await;
+    call(
+        "updateAgentDeployment",
+        json!({"deploymentId": deployment, "prompt": "Now QQQ."}),
+    )
+    .await;
+    call("readAgentConversation", read.clone()).await;
+    call("stopAgentDeployment", read.clone()).await;
+    call("deleteAgentDeployment", read).await;
+    call("deleteAgentTask", json!({"taskId": task})).await;
+    call("deleteAgent", json!({"agentId": agent})).await;
+    let gone = call("readAgentTask", json!({"taskId": task})).await;
+    assert_eq!(
+        gone,
+        json!({"success": false, "errors": ["Invalid argument"]})
+    );
+
+    let all: std::collections::BTreeSet<_> = quantconnect_agents::operation::OPERATIONS
+        .iter()
+        .map(|op| op.id)
+        .collect();
+    assert_eq!(exercised, all, "every operation exercised");
 }
 
 #[tokio::test]

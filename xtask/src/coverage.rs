@@ -4,14 +4,15 @@
 //! build (`build.rs` generates its wiring); what a maintainer adds after that is optional
 //! for callers but expected of the project: a named method on `Client`, a handler in the
 //! simulator, a contract test, a recording (checked in `main.rs`). Each missing piece is a
-//! finding naming the file and the rule. The files are read as text, so a spec the crate
-//! does not build against yet still gets a report.
+//! finding naming the file and the rule. The open enums of `src/enums.rs`, which replace
+//! generated ones, must know exactly the values the spec lists. The files are read as text,
+//! so a spec the crate does not build against yet still gets a report.
 
 use std::path::Path;
 
 use crate::{
     findings::{escape, Finding},
-    spec::Spec,
+    spec::{Spec, SPEC_FILE},
 };
 
 /// Where the named methods live.
@@ -20,6 +21,15 @@ pub const CLIENT_FILE: &str = "src/client.rs";
 pub const SIMULATOR_FILE: &str = "src/simulator/handlers.rs";
 /// Where every operation's exact request is pinned.
 pub const CONTRACT_FILE: &str = "tests/contract.rs";
+/// Where the open enums are, one `Variant => "value",` a line.
+pub const ENUMS_FILE: &str = "src/enums.rs";
+
+/// Each spec enum that `src/enums.rs` replaces, and the Rust type replacing it.
+const OPEN_ENUMS: [(&str, &str); 3] = [
+    ("AgentDeploymentStatus", "DeploymentStatus"),
+    ("AgentProjectPreference", "ProjectPreference"),
+    ("AgentReasoningEffort", "ReasoningEffort"),
+];
 
 /// The findings for every operation of `spec` against the files under `root`.
 pub fn check(root: &Path, spec: &Spec) -> Vec<Finding> {
@@ -90,6 +100,46 @@ pub fn check(root: &Path, spec: &Spec) -> Vec<Finding> {
     findings
 }
 
+/// The hand-written open enums in `source` (the text of `src/enums.rs`) must know exactly
+/// the values the spec lists, in its order.
+pub fn open_enums(spec: &Spec, source: &str) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for (component, rust) in OPEN_ENUMS {
+        let Some(listed) = spec.enum_values(component) else {
+            findings.push(Finding::new(
+                SPEC_FILE,
+                format!("/components/schemas/{component}"),
+                "missing-enum",
+                format!("{component} is replaced by a hand-written type but is not in the spec"),
+            ));
+            continue;
+        };
+        let known = known_values(source, rust);
+        if listed != known {
+            findings.push(Finding::new(
+                SPEC_FILE,
+                format!("/components/schemas/{component}/enum"),
+                "enum-drift",
+                format!("the spec lists {listed:?}; {ENUMS_FILE} knows {known:?}: update the one that is wrong"),
+            ));
+        }
+    }
+    findings
+}
+
+/// The wire values of `open_enum! { ... Name { Variant => "value", ... } }` in `source`.
+fn known_values(source: &str, name: &str) -> Vec<String> {
+    let Some(start) = source.find(&format!("\n    {name} {{\n")) else {
+        return Vec::new();
+    };
+    let body = &source[start + 1..];
+    let body = &body[..body.find("\n    }").unwrap_or(body.len())];
+    body.lines()
+        .filter_map(|line| line.split_once("=> \"")?.1.strip_suffix("\","))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Whether `source` names `types::{name}` (not merely a longer name that starts with it).
 fn mentions_type(source: &str, name: &str) -> bool {
     let needle = format!("types::{name}");
@@ -104,6 +154,25 @@ fn mentions_type(source: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_enums_values_are_read_from_their_macro_calls() {
+        let source = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("..")
+                .join(ENUMS_FILE),
+        )
+        .unwrap();
+        assert_eq!(
+            known_values(&source, "DeploymentStatus"),
+            ["InQueue", "Running", "Completed", "Stopped", "Failed"]
+        );
+        assert_eq!(
+            known_values(&source, "ReasoningEffort"),
+            ["low", "medium", "high"]
+        );
+        assert!(known_values(&source, "Missing").is_empty());
+    }
 
     #[test]
     fn a_type_is_named_only_by_its_whole_name() {

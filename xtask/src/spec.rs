@@ -102,25 +102,18 @@ impl Spec {
         self.operations.iter().find(|op| op.id == id)
     }
 
-    /// A JSON Schema (2020-12) for `schema`, with every component it may reference in
-    /// `$defs`.
+    /// A JSON Schema (2020-12) for `schema`: the schema itself, with the spec's `components`
+    /// beside it so that its `$ref`s (`#/components/schemas/X`) resolve as they are.
     pub fn json_schema(&self, schema: &Value) -> Value {
-        let mut defs = Map::new();
-        if let Some(schemas) = self.doc["components"]["schemas"].as_object() {
-            for (name, s) in schemas {
-                defs.insert(name.clone(), to_json_schema(s));
-            }
+        let mut root = json!({
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "components": self.doc["components"],
+        });
+        if let (Some(root), Some(schema)) = (root.as_object_mut(), schema.as_object()) {
+            root.extend(schema.clone());
         }
-        let mut root = match to_json_schema(schema) {
-            Value::Object(map) => map,
-            other => return other,
-        };
-        root.insert(
-            "$schema".into(),
-            json!("https://json-schema.org/draft/2020-12/schema"),
-        );
-        root.insert("$defs".into(), Value::Object(defs));
-        Value::Object(root)
+        admit_null(&mut root);
+        root
     }
 
     /// The enum values the spec lists for a component schema.
@@ -166,83 +159,33 @@ fn pointer_of(reference: &str) -> Option<String> {
     reference.strip_prefix('#').map(str::to_owned)
 }
 
-/// OpenAPI 3.0 schema object → JSON Schema 2020-12: `nullable` becomes a `null` type (or a
-/// `null` alternative), `example` and other annotations are dropped, references point into
-/// `$defs`.
-pub fn to_json_schema(schema: &Value) -> Value {
-    let Value::Object(map) = schema else {
-        return schema.clone();
-    };
-    let mut out = Map::new();
-    for (key, value) in map {
-        match key.as_str() {
-            "$ref" => {
-                let reference = value.as_str().unwrap_or_default();
-                let name = reference.rsplit('/').next().unwrap_or_default();
-                out.insert("$ref".into(), json!(format!("#/$defs/{name}")));
+/// The one OpenAPI 3.0 keyword JSON Schema reads differently: `nullable: true` also admits
+/// `null` (`type: [t, "null"]`, or `anyOf` null or the schema when it has no single type).
+/// Everything else OpenAPI adds (`example`, `readOnly`, ...) JSON Schema ignores.
+fn admit_null(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.values_mut().for_each(admit_null);
+            if map.get("nullable") != Some(&Value::Bool(true)) {
+                return;
             }
-            "properties" => {
-                let props = value
-                    .as_object()
-                    .map(|p| {
-                        p.iter()
-                            .map(|(k, v)| (k.clone(), to_json_schema(v)))
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                out.insert(key.clone(), Value::Object(props));
-            }
-            "items" | "not" => {
-                out.insert(key.clone(), to_json_schema(value));
-            }
-            "additionalProperties" => {
-                out.insert(
-                    key.clone(),
-                    if value.is_boolean() {
-                        value.clone()
-                    } else {
-                        to_json_schema(value)
-                    },
-                );
-            }
-            "allOf" | "anyOf" | "oneOf" => {
-                let items = value
-                    .as_array()
-                    .map(|a| a.iter().map(to_json_schema).collect())
-                    .unwrap_or_default();
-                out.insert(key.clone(), Value::Array(items));
-            }
-            "type" | "enum" | "required" | "format" | "minimum" | "maximum" | "minLength"
-            | "maxLength" | "pattern" | "minItems" | "maxItems" | "uniqueItems" | "description" => {
-                out.insert(key.clone(), value.clone());
-            }
-            // nullable is handled below; example, readOnly, ... are annotations.
-            _ => {}
-        }
-    }
-    if map.get("nullable") == Some(&Value::Bool(true)) {
-        match out.get("type").cloned() {
-            Some(Value::String(t)) => {
-                out.insert("type".into(), json!([t, "null"]));
-                if let Some(Value::Array(values)) = out.get_mut("enum") {
-                    values.push(Value::Null);
+            map.remove("nullable");
+            match map.get("type").cloned() {
+                Some(Value::String(t)) => {
+                    map.insert("type".into(), json!([t, "null"]));
+                    if let Some(Value::Array(values)) = map.get_mut("enum") {
+                        values.push(Value::Null);
+                    }
+                }
+                _ => {
+                    let schema = std::mem::take(map);
+                    map.insert("anyOf".into(), json!([{"type": "null"}, schema]));
                 }
             }
-            _ => {
-                let description = out.remove("description");
-                let mut wrapped = Map::new();
-                wrapped.insert(
-                    "anyOf".into(),
-                    json!([{"type": "null"}, Value::Object(out)]),
-                );
-                if let Some(d) = description {
-                    wrapped.insert("description".into(), d);
-                }
-                return Value::Object(wrapped);
-            }
         }
+        Value::Array(items) => items.iter_mut().for_each(admit_null),
+        _ => {}
     }
-    Value::Object(out)
 }
 
 /// The structural rules: version, operations complete, references resolve, nothing unused,
@@ -409,21 +352,19 @@ fn collect_refs(value: &Value, at: String, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Fields of `instance` that `schema` does not document, as pointers under `at`; and, for
-/// the round trip, `instance` with those fields removed.
+/// Fields of `instance` that `schema` does not document, as pointers under `at`.
 pub fn undocumented(
     spec: &Spec,
     schema: &Value,
     instance: &Value,
     at: &str,
     found: &mut Vec<String>,
-) -> Value {
-    let schema = spec.deref(schema);
+) {
     // allOf: the union of the parts' properties; anyOf/oneOf (nullable wrappers): the
     // first part that is an object schema.
     let mut properties: Option<Map<String, Value>> = None;
     let mut items: Option<Value> = None;
-    let mut parts = vec![schema.clone()];
+    let mut parts = vec![spec.deref(schema).clone()];
     while let Some(part) = parts.pop() {
         let part = spec.deref(&part).clone();
         if let Some(all) = part["allOf"].as_array() {
@@ -439,34 +380,22 @@ pub fn undocumented(
             items = Some(part["items"].clone());
         }
     }
-    match instance {
-        Value::Object(map) => {
-            let Some(properties) = properties else {
-                // A free-form object: nothing to check inside.
-                return instance.clone();
-            };
-            let mut kept = Map::new();
+    match (instance, properties, items) {
+        // An object schema without properties is free-form: nothing to check inside.
+        (Value::Object(map), Some(properties), _) => {
             for (key, value) in map {
                 let here = format!("{at}/{}", escape(key));
                 match properties.get(key) {
-                    Some(child) => {
-                        kept.insert(key.clone(), undocumented(spec, child, value, &here, found));
-                    }
+                    Some(child) => undocumented(spec, child, value, &here, found),
                     None => found.push(here),
                 }
             }
-            Value::Object(kept)
         }
-        Value::Array(values) => match items {
-            Some(item) => Value::Array(
-                values
-                    .iter()
-                    .enumerate()
-                    .map(|(i, v)| undocumented(spec, &item, v, &format!("{at}/{i}"), found))
-                    .collect(),
-            ),
-            None => instance.clone(),
-        },
-        other => other.clone(),
+        (Value::Array(values), _, Some(item)) => {
+            for (i, v) in values.iter().enumerate() {
+                undocumented(spec, &item, v, &format!("{at}/{i}"), found);
+            }
+        }
+        _ => {}
     }
 }

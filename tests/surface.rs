@@ -1,20 +1,73 @@
-//! `cargo xtask surface`: a compact listing of the generated public API, committed as
-//! `api-surface.txt`, so a reviewer sees in the diff what a spec edit does to the Rust API.
+//! `api-surface.txt`: a compact listing of the generated public API (one line per operation,
+//! type and field), committed so that a reviewer sees in the diff what a spec edit does to
+//! the Rust API. This test generates it from `openapi.yaml` with `build/codegen.rs`, as
+//! `build.rs` does, and fails when the committed file differs; `UPDATE_SURFACE=1` rewrites it.
+
+#[path = "../build/codegen.rs"]
+#[allow(dead_code)]
+mod codegen;
 
 use quote::ToTokens;
 use syn::{Fields, Item, ItemMod, Type};
 
-pub const FILE: &str = "api-surface.txt";
+const FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/api-surface.txt");
+
+/// The listing of what `build.rs` generates from `openapi.yaml`.
+fn generated_listing() -> String {
+    let spec = codegen::parse(include_str!("../openapi.yaml")).unwrap();
+    let types = codegen::types(&spec).unwrap();
+    let operations = codegen::operations_code(&spec, &types).unwrap();
+    listing(&format!("{types}\n{operations}")).unwrap()
+}
+
+#[test]
+fn api_surface_txt_lists_the_api_generated_from_the_spec() {
+    let expected = generated_listing();
+    if std::env::var_os("UPDATE_SURFACE").is_some() {
+        std::fs::write(FILE, &expected).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(FILE).unwrap_or_default();
+    let first_difference = expected
+        .lines()
+        .zip(committed.lines())
+        .position(|(e, c)| e != c)
+        .unwrap_or(expected.lines().count().min(committed.lines().count()));
+    assert!(
+        committed == expected,
+        "api-surface.txt is stale from line {}: run `UPDATE_SURFACE=1 cargo test --test surface` \
+         and commit it\n  generated: {:?}\n  committed: {:?}",
+        first_difference + 1,
+        expected.lines().nth(first_difference).unwrap_or("(end)"),
+        committed.lines().nth(first_difference).unwrap_or("(end)"),
+    );
+}
+
+#[test]
+fn the_listing_shows_operations_types_and_fields() {
+    let listing = generated_listing();
+    assert!(listing.contains(
+        "op readAgentTask: POST /agents/tasks/read body ReadAgentTaskRequest -> AgentTaskResponse (read)\n"
+    ));
+    assert!(listing.contains("type AgentDeployment\n"));
+    assert!(listing.contains("  AgentDeployment.status: Option<DeploymentStatus>\n"));
+    assert!(listing.contains("  AgentDeployment.task_id: Option<i64>\n"));
+    assert!(listing.contains(
+        "op createAgentDeployment: POST /agents/deployments/create body \
+         CreateAgentDeploymentRequest -> CreateAgentDeploymentResponse (write)\n"
+    ));
+}
 
 /// The listing for the generated code `code`: one line per operation (id, path, body and
 /// response types, read or write), per type, and per field with its Rust type.
-pub fn listing(code: &str) -> Result<String, String> {
+fn listing(code: &str) -> Result<String, String> {
     let file = syn::parse_file(code).map_err(|e| format!("generated code does not parse: {e}"))?;
     let mut out = vec![
         "# The generated public API (types and operations) of quantconnect-agents, listed by"
             .to_owned(),
-        "# `cargo xtask surface` from openapi.yaml. Do not edit: regenerate after a spec change."
+        "# tests/surface.rs from openapi.yaml. Do not edit: after a spec change, rewrite it with"
             .to_owned(),
+        "# `UPDATE_SURFACE=1 cargo test --test surface` and commit it with the spec.".to_owned(),
         String::new(),
     ];
     let module = |name: &str| -> Option<&ItemMod> {
