@@ -13,35 +13,17 @@ use quantconnect_agents::{
     auth::lean_credentials_path,
     simulator::{Schedule, Simulator},
     types::{AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
-    Client, Credentials, DeploymentStatus, Error,
+    Client, DeploymentStatus, Error,
 };
 use serde_json::json;
 
 use crate::{
+    context::{ctrl_c, Context},
+    failure::Failure,
     output::{self, Ui},
     progress::{self, StatusLine},
-    AgentFields, ConversationArgs, Failure, Global, LoginArgs, Preference, RunArgs, SimulateArgs,
+    AgentFields, ConversationArgs, LoginArgs, Preference, RunArgs, SimulateArgs,
 };
-
-/// The client the global options describe, with the credentials from the environment or
-/// lean-cli's file. Never a simulator: without credentials this is an error.
-fn client(g: &Global) -> Result<Client, Failure> {
-    let credentials = Credentials::from_env()?;
-    let mut builder = Client::builder(credentials);
-    if let Some(url) = g.api_url.as_deref().filter(|u| !u.trim().is_empty()) {
-        builder = builder.base_url(url);
-    }
-    if let Some(org) = g.organization.as_deref().filter(|o| !o.trim().is_empty()) {
-        builder = builder.organization_id(org.trim());
-    }
-    if let Some(timeout) = g.timeout {
-        if timeout.is_zero() {
-            return Err(Failure::Usage("--timeout must be more than zero".into()));
-        }
-        builder = builder.request_timeout(timeout);
-    }
-    Ok(builder.build()?)
-}
 
 fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
     task.id.ok_or_else(|| {
@@ -60,15 +42,17 @@ fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
 // --- agents ----------------------------------------------------------------------------
 
 /// `agents list`.
-pub async fn agents_list(g: &Global, ui: Ui) -> Result<(), Failure> {
-    let agents = client(g)?.list_agents().await?;
+pub async fn agents_list(ctx: &Context) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let agents = ctx.client()?.list_agents().await?;
     ui.show(&redacted(&agents), || output::agents_table(&agents));
     Ok(())
 }
 
 /// `agents read ID`.
-pub async fn agents_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
-    let agent = client(g)?.read_agent(id).await?;
+pub async fn agents_read(ctx: &Context, id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let agent = ctx.client()?.read_agent(id).await?;
     ui.show(&redacted(&agent), || output::agent_view(&agent));
     Ok(())
 }
@@ -129,11 +113,12 @@ macro_rules! apply_fields {
 }
 
 /// `agents create --name …`.
-pub async fn agents_create(g: &Global, ui: Ui, fields: AgentFields) -> Result<(), Failure> {
+pub async fn agents_create(ctx: &Context, fields: AgentFields) -> Result<(), Failure> {
+    let ui = ctx.ui;
     if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(Failure::Usage("agents create needs --name NAME".into()));
     }
-    let client = client(g)?;
+    let client = ctx.client()?;
     let agent = client.create_agent(|b| apply_fields!(b, fields)).await?;
     if ui.json {
         ui.json(&redacted(&agent));
@@ -148,44 +133,38 @@ pub async fn agents_create(g: &Global, ui: Ui, fields: AgentFields) -> Result<()
 }
 
 /// `agents update ID …`.
-pub async fn agents_update(
-    g: &Global,
-    ui: Ui,
-    id: i64,
-    fields: AgentFields,
-) -> Result<(), Failure> {
-    let client = client(g)?;
+pub async fn agents_update(ctx: &Context, id: i64, fields: AgentFields) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
     client
         .update_agent(id, |b| apply_fields!(b, fields))
         .await?;
-    done(ui, format!("updated agent {id}"));
+    ui.done(format!("updated agent {id}"));
     Ok(())
 }
 
 /// `agents delete ID`.
-pub async fn agents_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
-    client(g)?.delete_agent(id).await?;
-    done(ui, format!("deleted agent {id}"));
+pub async fn agents_delete(ctx: &Context, id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    ctx.client()?.delete_agent(id).await?;
+    ui.done(format!("deleted agent {id}"));
     Ok(())
-}
-
-/// The answer of a call that returns nothing: `{"success": true}` with --json.
-fn done(ui: Ui, line: String) {
-    ui.show(&json!({"success": true}), || line);
 }
 
 // --- tasks -----------------------------------------------------------------------------
 
 /// `tasks list`.
-pub async fn tasks_list(g: &Global, ui: Ui) -> Result<(), Failure> {
-    let tasks = client(g)?.list_agent_tasks().await?;
+pub async fn tasks_list(ctx: &Context) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let tasks = ctx.client()?.list_agent_tasks().await?;
     ui.show(&tasks, || output::tasks_table(&tasks));
     Ok(())
 }
 
 /// `tasks read ID`.
-pub async fn tasks_read(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
-    let task = client(g)?.read_agent_task(id).await?;
+pub async fn tasks_read(ctx: &Context, id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let task = ctx.client()?.read_agent_task(id).await?;
     ui.show(&task, || output::task_view(&task));
     Ok(())
 }
@@ -209,14 +188,14 @@ async fn create_task(
 
 /// `tasks create --agent … --name … --prompt …`.
 pub async fn tasks_create(
-    g: &Global,
-    ui: Ui,
+    ctx: &Context,
     agent: i64,
     name: String,
     prompt: String,
     preference: Preference,
 ) -> Result<(), Failure> {
-    let task = create_task(&client(g)?, agent, name, prompt, preference).await?;
+    let ui = ctx.ui;
+    let task = create_task(&ctx.client()?, agent, name, prompt, preference).await?;
     if ui.json {
         ui.json(&task);
     } else {
@@ -227,32 +206,38 @@ pub async fn tasks_create(
 }
 
 /// `tasks rename ID NAME`.
-pub async fn tasks_rename(g: &Global, ui: Ui, id: i64, name: String) -> Result<(), Failure> {
+pub async fn tasks_rename(ctx: &Context, id: i64, name: String) -> Result<(), Failure> {
+    let ui = ctx.ui;
     let shown = name.clone();
-    client(g)?.update_agent_task(id, |t| t.name(name)).await?;
-    done(ui, format!("renamed task {id} to {shown:?}"));
+    ctx.client()?
+        .update_agent_task(id, |t| t.name(name))
+        .await?;
+    ui.done(format!("renamed task {id} to {shown:?}"));
     Ok(())
 }
 
 /// `tasks delete ID`.
-pub async fn tasks_delete(g: &Global, ui: Ui, id: i64) -> Result<(), Failure> {
-    client(g)?.delete_agent_task(id).await?;
-    done(ui, format!("deleted task {id}"));
+pub async fn tasks_delete(ctx: &Context, id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    ctx.client()?.delete_agent_task(id).await?;
+    ui.done(format!("deleted task {id}"));
     Ok(())
 }
 
 // --- deployments -----------------------------------------------------------------------
 
 /// `deployments list TASK_ID`.
-pub async fn deployments_list(g: &Global, ui: Ui, task_id: i64) -> Result<(), Failure> {
-    let deployments = client(g)?.list_agent_deployments(task_id).await?;
+pub async fn deployments_list(ctx: &Context, task_id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let deployments = ctx.client()?.list_agent_deployments(task_id).await?;
     ui.show(&deployments, || output::deployments_table(&deployments));
     Ok(())
 }
 
 /// `deployments read ID`.
-pub async fn deployments_read(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
-    let deployment = client(g)?.read_agent_deployment(id).await?;
+pub async fn deployments_read(ctx: &Context, id: &str) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let deployment = ctx.client()?.read_agent_deployment(id).await?;
     ui.show(&deployment, || {
         output::deployment_view(&deployment, ui.color_out)
     });
@@ -260,8 +245,9 @@ pub async fn deployments_read(g: &Global, ui: Ui, id: &str) -> Result<(), Failur
 }
 
 /// `deployments create TASK_ID`.
-pub async fn deployments_create(g: &Global, ui: Ui, task_id: i64) -> Result<(), Failure> {
-    let deployment = client(g)?.create_agent_deployment(task_id).await?;
+pub async fn deployments_create(ctx: &Context, task_id: i64) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let deployment = ctx.client()?.create_agent_deployment(task_id).await?;
     if ui.json {
         ui.json(&deployment);
     } else {
@@ -274,8 +260,9 @@ pub async fn deployments_create(g: &Global, ui: Ui, task_id: i64) -> Result<(), 
 }
 
 /// `deployments prompt ID TEXT`.
-pub async fn deployments_prompt(g: &Global, ui: Ui, id: &str, text: String) -> Result<(), Failure> {
-    let message = client(g)?.prompt_agent_deployment(id, text).await?;
+pub async fn deployments_prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let message = ctx.client()?.prompt_agent_deployment(id, text).await?;
     if ui.json {
         ui.json(&json!({"success": true, "message": message}));
     } else {
@@ -288,28 +275,26 @@ pub async fn deployments_prompt(g: &Global, ui: Ui, id: &str, text: String) -> R
 }
 
 /// `deployments stop ID`.
-pub async fn deployments_stop(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
-    client(g)?.stop_agent_deployment(id).await?;
-    done(ui, format!("stopped deployment {id}"));
+pub async fn deployments_stop(ctx: &Context, id: &str) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    ctx.client()?.stop_agent_deployment(id).await?;
+    ui.done(format!("stopped deployment {id}"));
     Ok(())
 }
 
 /// `deployments delete ID`.
-pub async fn deployments_delete(g: &Global, ui: Ui, id: &str) -> Result<(), Failure> {
-    client(g)?.delete_agent_deployment(id).await?;
-    done(ui, format!("deleted deployment {id}"));
+pub async fn deployments_delete(ctx: &Context, id: &str) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    ctx.client()?.delete_agent_deployment(id).await?;
+    ui.done(format!("deleted deployment {id}"));
     Ok(())
 }
 
 /// `deployments wait ID`: exit 0 when it completes, 3 failed, 4 stopped, 5 still running
 /// when the maximum wait runs out.
-pub async fn deployments_wait(
-    g: &Global,
-    ui: Ui,
-    id: &str,
-    max_wait: Duration,
-) -> Result<(), Failure> {
-    let client = client(g)?;
+pub async fn deployments_wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
     let line = StatusLine::new(ui, id);
     let waited = tokio::select! {
         waited = progress::wait_for(&client, id, max_wait, &line) => waited,
@@ -341,8 +326,9 @@ pub async fn deployments_wait(
 // --- conversation ----------------------------------------------------------------------
 
 /// `conversation ID [--follow] [--callable ID]`.
-pub async fn conversation(g: &Global, ui: Ui, args: ConversationArgs) -> Result<(), Failure> {
-    let client = client(g)?;
+pub async fn conversation(ctx: &Context, args: ConversationArgs) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
     if args.follow {
         let stream = client
             .follow_conversation(args.id.as_str())
@@ -399,8 +385,9 @@ struct Progress {
 }
 
 /// `run`: create the task, deploy it, wait, print the conversation, clean up.
-pub async fn run(g: &Global, ui: Ui, args: RunArgs) -> Result<(), Failure> {
-    let client = client(g)?;
+pub async fn run(ctx: &Context, args: RunArgs) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
     let state = Mutex::new(Progress::default());
     let flow = run_flow(&client, ui, &args, &state);
     tokio::select! {
@@ -544,14 +531,6 @@ async fn run_flow(
     Ok(cleaned?)
 }
 
-/// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
-/// default handler then ends the process, as for any program).
-async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
-}
-
 /// Prints the messages of `conversation` not already printed, then its footer.
 fn print_rest(ui: Ui, conversation: &AgentConversation, printed: &HashSet<String>) {
     for (index, message) in conversation.messages.iter().enumerate() {
@@ -566,8 +545,9 @@ fn print_rest(ui: Ui, conversation: &AgentConversation, printed: &HashSet<String
 
 /// `auth`: one signed request. A wrong user id or token, or a clock too far off, fails
 /// with the library's advice; a clock the library had to correct is logged as a warning.
-pub async fn auth(g: &Global, ui: Ui) -> Result<(), Failure> {
-    let client = client(g)?;
+pub async fn auth(ctx: &Context) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
     client.authenticate().await?;
     if ui.json {
         ui.json(&json!({"success": true}));

@@ -10,15 +10,21 @@
 #![deny(missing_docs)]
 
 mod commands;
+mod context;
+mod failure;
 mod output;
 mod progress;
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use quantconnect_agents::{wait::WaitError, Error, ProjectPreference, ReasoningEffort};
+use quantconnect_agents::{ProjectPreference, ReasoningEffort};
 
-use crate::output::Ui;
+use crate::{
+    context::{parse_duration, Context, Global},
+    failure::Failure,
+    output::Ui,
+};
 
 /// QuantConnect's Agents API from a shell: agents, tasks, deployments and conversations.
 ///
@@ -33,32 +39,6 @@ struct Cli {
     global: Global,
     #[command(subcommand)]
     command: Command,
-}
-
-/// Options every command takes.
-#[derive(Debug, Args)]
-pub struct Global {
-    /// The API's base URL, /api/v2 included [default: https://www.quantconnect.com/api/v2]
-    #[arg(long, global = true, env = "QC_API_URL", value_name = "URL")]
-    pub api_url: Option<String>,
-
-    /// The organization for listing and creating agents and tasks
-    #[arg(long, global = true, env = "QC_ORGANIZATION_ID", value_name = "ID")]
-    pub organization: Option<String>,
-
-    /// How long one request may take: 90s, 2m (a bare number is seconds) [default: 60s]
-    #[arg(long, global = true, env = "QC_REQUEST_TIMEOUT", value_name = "DURATION",
-          value_parser = parse_duration)]
-    pub timeout: Option<Duration>,
-
-    /// Print exactly the payload as JSON on stdout (an array for lists), nothing else; an
-    /// agent's own LLM token shows as "(redacted)"
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Log each request (operation, status, duration) on stderr
-    #[arg(long, short, global = true)]
-    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -333,92 +313,6 @@ pub struct SimulateArgs {
     pub fail: Option<String>,
 }
 
-/// Parses `30m`, `90s`, `2h`, `1h 30m` (humantime's syntax) or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("`{text}` is not a duration (a number of seconds from 0)"));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration like 90s, 30m or 2h: {e}"))
-}
-
-/// Why a command did not succeed, and so its exit status.
-#[derive(Debug)]
-pub enum Failure {
-    /// The library said no: the API, the network or the configuration (exit 1).
-    Api(Error),
-    /// A wait ended otherwise than `Completed` (exit 3, 4, 5, or 1 for a request error).
-    Wait(WaitError),
-    /// The command cannot run as given (exit 2).
-    Usage(String),
-    /// Anything else that went wrong here (exit 1).
-    Local(String),
-    /// Ctrl-C; what to do next has been printed (exit 130).
-    Interrupted,
-}
-
-impl From<Error> for Failure {
-    fn from(e: Error) -> Self {
-        Failure::Api(e)
-    }
-}
-
-impl From<WaitError> for Failure {
-    fn from(e: WaitError) -> Self {
-        match e {
-            WaitError::Request(e) => Failure::Api(e),
-            other => Failure::Wait(other),
-        }
-    }
-}
-
-impl Failure {
-    /// The process's exit status for this failure.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Failure::Api(Error::MissingOrganization { .. }) => 2,
-            Failure::Api(_) | Failure::Local(_) => 1,
-            Failure::Usage(_) => 2,
-            Failure::Wait(WaitError::Failed { .. }) => 3,
-            Failure::Wait(WaitError::Stopped { .. }) => 4,
-            Failure::Wait(WaitError::ExceededMaxWait { .. }) => 5,
-            Failure::Wait(_) => 1,
-            Failure::Interrupted => 130,
-        }
-    }
-
-    /// The one line that explains it on stderr, or nothing when that has been said.
-    pub fn message(&self) -> Option<String> {
-        let text = match self {
-            Failure::Api(e) => describe(e),
-            Failure::Wait(e) => e.to_string(),
-            Failure::Usage(m) | Failure::Local(m) => m.clone(),
-            Failure::Interrupted => return None,
-        };
-        Some(format!("error: {}", one_line(&text)))
-    }
-}
-
-/// The library's message, with the CLI's way out where the library names its own API.
-fn describe(e: &Error) -> String {
-    match e {
-        Error::MissingOrganization { .. } => format!(
-            "{}: no organization id: pass --organization ID or set QC_ORGANIZATION_ID",
-            e.operation().unwrap_or("request")
-        ),
-        Error::MissingCredentials { .. } => {
-            format!("{e}; or save them with `qc-agents login --user-id ID --api-token TOKEN`")
-        }
-        _ => e.to_string(),
-    }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::Run(run) = &cli.command {
@@ -474,49 +368,48 @@ fn init_logging(verbose: bool, color: bool) {
 }
 
 async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
-    let g = &cli.global;
+    let ctx = &Context {
+        global: cli.global,
+        ui,
+    };
     match cli.command {
-        Command::Run(args) => commands::run(g, ui, args).await,
+        Command::Run(args) => commands::run(ctx, args).await,
         Command::Agents(c) => match c {
-            AgentsCommand::List => commands::agents_list(g, ui).await,
-            AgentsCommand::Read { id } => commands::agents_read(g, ui, id).await,
-            AgentsCommand::Create(fields) => commands::agents_create(g, ui, fields).await,
-            AgentsCommand::Update { id, fields } => {
-                commands::agents_update(g, ui, id, fields).await
-            }
-            AgentsCommand::Delete { id } => commands::agents_delete(g, ui, id).await,
+            AgentsCommand::List => commands::agents_list(ctx).await,
+            AgentsCommand::Read { id } => commands::agents_read(ctx, id).await,
+            AgentsCommand::Create(fields) => commands::agents_create(ctx, fields).await,
+            AgentsCommand::Update { id, fields } => commands::agents_update(ctx, id, fields).await,
+            AgentsCommand::Delete { id } => commands::agents_delete(ctx, id).await,
         },
         Command::Tasks(c) => match c {
-            TasksCommand::List => commands::tasks_list(g, ui).await,
-            TasksCommand::Read { id } => commands::tasks_read(g, ui, id).await,
+            TasksCommand::List => commands::tasks_list(ctx).await,
+            TasksCommand::Read { id } => commands::tasks_read(ctx, id).await,
             TasksCommand::Create {
                 agent,
                 name,
                 prompt,
                 project_preference,
-            } => commands::tasks_create(g, ui, agent, name, prompt, project_preference).await,
-            TasksCommand::Rename { id, name } => commands::tasks_rename(g, ui, id, name).await,
-            TasksCommand::Delete { id } => commands::tasks_delete(g, ui, id).await,
+            } => commands::tasks_create(ctx, agent, name, prompt, project_preference).await,
+            TasksCommand::Rename { id, name } => commands::tasks_rename(ctx, id, name).await,
+            TasksCommand::Delete { id } => commands::tasks_delete(ctx, id).await,
         },
         Command::Deployments(c) => match c {
-            DeploymentsCommand::List { task_id } => {
-                commands::deployments_list(g, ui, task_id).await
-            }
-            DeploymentsCommand::Read { id } => commands::deployments_read(g, ui, &id).await,
+            DeploymentsCommand::List { task_id } => commands::deployments_list(ctx, task_id).await,
+            DeploymentsCommand::Read { id } => commands::deployments_read(ctx, &id).await,
             DeploymentsCommand::Create { task_id } => {
-                commands::deployments_create(g, ui, task_id).await
+                commands::deployments_create(ctx, task_id).await
             }
             DeploymentsCommand::Prompt { id, text } => {
-                commands::deployments_prompt(g, ui, &id, text).await
+                commands::deployments_prompt(ctx, &id, text).await
             }
-            DeploymentsCommand::Stop { id } => commands::deployments_stop(g, ui, &id).await,
-            DeploymentsCommand::Delete { id } => commands::deployments_delete(g, ui, &id).await,
+            DeploymentsCommand::Stop { id } => commands::deployments_stop(ctx, &id).await,
+            DeploymentsCommand::Delete { id } => commands::deployments_delete(ctx, &id).await,
             DeploymentsCommand::Wait { id, max_wait } => {
-                commands::deployments_wait(g, ui, &id, max_wait).await
+                commands::deployments_wait(ctx, &id, max_wait).await
             }
         },
-        Command::Conversation(args) => commands::conversation(g, ui, args).await,
-        Command::Auth => commands::auth(g, ui).await,
+        Command::Conversation(args) => commands::conversation(ctx, args).await,
+        Command::Auth => commands::auth(ctx).await,
         Command::Login(args) => commands::login(ui, args),
         Command::Simulate(args) => commands::simulate(ui, args).await,
     }
@@ -527,31 +420,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_take_units_or_bare_seconds() {
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
-        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
-        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
-        for bad in ["", "soon", "-3", "3 parsecs", "NaN", "inf", "1e20"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn messages_are_one_line() {
-        let failure = Failure::Local("first\nsecond  third".into());
-        assert_eq!(
-            failure.message().as_deref(),
-            Some("error: first second third")
-        );
-        assert_eq!(Failure::Interrupted.message(), None);
-        assert_eq!(Failure::Interrupted.exit_code(), 130);
     }
 }
