@@ -22,7 +22,7 @@ use crate::{
     failure::Failure,
     output::{self, Ui},
     progress::{self, StatusLine},
-    AgentFields, ConversationArgs, LoginArgs, Preference, RunArgs, SimulateArgs,
+    ConversationArgs, LoginArgs, Preference, RunArgs, SimulateArgs,
 };
 
 fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
@@ -37,118 +37,6 @@ fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
             "createAgentDeployment: the response says success but has no deployment id".into(),
         )
     })
-}
-
-// --- agents ----------------------------------------------------------------------------
-
-/// `agents list`.
-pub async fn agents_list(ctx: &Context) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let agents = ctx.client()?.list_agents().await?;
-    ui.show(&redacted(&agents), || output::agents_table(&agents));
-    Ok(())
-}
-
-/// `agents read ID`.
-pub async fn agents_read(ctx: &Context, id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let agent = ctx.client()?.read_agent(id).await?;
-    ui.show(&redacted(&agent), || output::agent_view(&agent));
-    Ok(())
-}
-
-/// An agent (or a list of them) as JSON with its LLM provider token replaced by
-/// `"(redacted)"`: the one secret the API returns, and this tool never prints secrets.
-fn redacted(payload: &impl serde::Serialize) -> serde_json::Value {
-    fn redact(agent: &mut serde_json::Value) {
-        if let Some(token) = agent
-            .get_mut("token")
-            .and_then(|t| t.get_mut("llmApiTokenUser"))
-        {
-            *token = json!("(redacted)");
-        }
-    }
-    let mut value = serde_json::to_value(payload).unwrap_or(serde_json::Value::Null);
-    match &mut value {
-        serde_json::Value::Array(agents) => agents.iter_mut().for_each(redact),
-        agent => redact(agent),
-    }
-    value
-}
-
-/// Applies the fields given on the command line to a create or update builder.
-macro_rules! apply_fields {
-    ($builder:expr, $fields:expr) => {{
-        let f = $fields;
-        let mut b = $builder;
-        if let Some(v) = f.name {
-            b = b.name(v);
-        }
-        if let Some(v) = f.description {
-            b = b.description(v);
-        }
-        if let Some(v) = f.system_prompt {
-            b = b.system_prompt(v);
-        }
-        if let Some(v) = f.model {
-            b = b.model(v);
-        }
-        if let Some(v) = f.reasoning_effort {
-            b = b.reasoning_effort(quantconnect_agents::ReasoningEffort::from(v));
-        }
-        if let Some(v) = f.max_turns {
-            b = b.max_turns(v);
-        }
-        if let Some(v) = f.tool_choice {
-            b = b.tool_choice(v);
-        }
-        if !f.tools.is_empty() {
-            b = b.tools(f.tools);
-        }
-        if let Some(v) = f.public {
-            b = b.public(v);
-        }
-        b
-    }};
-}
-
-/// `agents create --name …`.
-pub async fn agents_create(ctx: &Context, fields: AgentFields) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
-        return Err(Failure::Usage("agents create needs --name NAME".into()));
-    }
-    let client = ctx.client()?;
-    let agent = client.create_agent(|b| apply_fields!(b, fields)).await?;
-    if ui.json {
-        ui.json(&redacted(&agent));
-    } else {
-        output::out(format!(
-            "created agent {}",
-            agent.id.map_or("?".into(), |i| i.to_string())
-        ));
-        output::out(output::agent_view(&agent));
-    }
-    Ok(())
-}
-
-/// `agents update ID …`.
-pub async fn agents_update(ctx: &Context, id: i64, fields: AgentFields) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let client = ctx.client()?;
-    client
-        .update_agent(id, |b| apply_fields!(b, fields))
-        .await?;
-    ui.done(format!("updated agent {id}"));
-    Ok(())
-}
-
-/// `agents delete ID`.
-pub async fn agents_delete(ctx: &Context, id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    ctx.client()?.delete_agent(id).await?;
-    ui.done(format!("deleted agent {id}"));
-    Ok(())
 }
 
 // --- tasks -----------------------------------------------------------------------------

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod agents;
 mod commands;
 mod context;
 mod failure;
@@ -18,7 +19,7 @@ mod progress;
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
-use quantconnect_agents::{ProjectPreference, ReasoningEffort};
+use quantconnect_agents::ProjectPreference;
 
 use crate::{
     context::{parse_duration, Context, Global},
@@ -48,7 +49,7 @@ enum Command {
     Run(RunArgs),
     /// Agents: list, read, create, update, delete
     #[command(subcommand)]
-    Agents(AgentsCommand),
+    Agents(agents::Command),
     /// Tasks: list, read, create, rename, delete
     #[command(subcommand)]
     Tasks(TasksCommand),
@@ -107,84 +108,6 @@ impl From<Preference> for ProjectPreference {
             Preference::ProjectEachTaskDeployment => ProjectPreference::ProjectEachTaskDeployment,
         }
     }
-}
-
-/// An agent's reasoning effort.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Effort {
-    /// Low effort
-    Low,
-    /// Medium effort
-    Medium,
-    /// High effort
-    High,
-}
-
-impl From<Effort> for ReasoningEffort {
-    fn from(e: Effort) -> Self {
-        match e {
-            Effort::Low => ReasoningEffort::Low,
-            Effort::Medium => ReasoningEffort::Medium,
-            Effort::High => ReasoningEffort::High,
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum AgentsCommand {
-    /// List the organization's agents
-    List,
-    /// Show one agent
-    Read {
-        /// The agent's id
-        id: i64,
-    },
-    /// Create an agent (--name required)
-    Create(AgentFields),
-    /// Change an agent's settings; the others keep their value
-    Update {
-        /// The agent's id
-        id: i64,
-        #[command(flatten)]
-        fields: AgentFields,
-    },
-    /// Delete an agent
-    Delete {
-        /// The agent's id
-        id: i64,
-    },
-}
-
-/// The settings of an agent that `agents create` and `agents update` set.
-#[derive(Debug, Args)]
-pub struct AgentFields {
-    /// The agent's name
-    #[arg(long)]
-    pub name: Option<String>,
-    /// What the agent is for
-    #[arg(long)]
-    pub description: Option<String>,
-    /// The system prompt
-    #[arg(long)]
-    pub system_prompt: Option<String>,
-    /// The LLM model, e.g. claude-opus-4-7 (the organization's default when not set)
-    #[arg(long)]
-    pub model: Option<String>,
-    /// How hard the model reasons
-    #[arg(long, value_enum)]
-    pub reasoning_effort: Option<Effort>,
-    /// The most turns a deployment may take
-    #[arg(long, value_name = "N")]
-    pub max_turns: Option<i64>,
-    /// How the model picks tools, e.g. auto
-    #[arg(long, value_name = "CHOICE")]
-    pub tool_choice: Option<String>,
-    /// A tool the agent may use (repeat for more)
-    #[arg(long = "tool", value_name = "TOOL")]
-    pub tools: Vec<String>,
-    /// Whether other users can see the agent
-    #[arg(long, value_name = "BOOL")]
-    pub public: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -374,13 +297,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
     };
     match cli.command {
         Command::Run(args) => commands::run(ctx, args).await,
-        Command::Agents(c) => match c {
-            AgentsCommand::List => commands::agents_list(ctx).await,
-            AgentsCommand::Read { id } => commands::agents_read(ctx, id).await,
-            AgentsCommand::Create(fields) => commands::agents_create(ctx, fields).await,
-            AgentsCommand::Update { id, fields } => commands::agents_update(ctx, id, fields).await,
-            AgentsCommand::Delete { id } => commands::agents_delete(ctx, id).await,
-        },
+        Command::Agents(c) => agents::run(ctx, c).await,
         Command::Tasks(c) => match c {
             TasksCommand::List => commands::tasks_list(ctx).await,
             TasksCommand::Read { id } => commands::tasks_read(ctx, id).await,
