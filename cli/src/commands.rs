@@ -13,7 +13,7 @@ use quantconnect_agents::{
     auth::lean_credentials_path,
     simulator::{Schedule, Simulator},
     types::{AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
-    Client, DeploymentStatus, Error,
+    Client, DeploymentStatus,
 };
 use serde_json::json;
 
@@ -22,14 +22,9 @@ use crate::{
     failure::Failure,
     output::{self, Ui},
     progress::{self, StatusLine},
-    ConversationArgs, LoginArgs, Preference, RunArgs, SimulateArgs,
+    tasks::{create_task, id_of_task},
+    ConversationArgs, LoginArgs, RunArgs, SimulateArgs,
 };
-
-fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
-    task.id.ok_or_else(|| {
-        Failure::Local("createAgentTask: the response says success but has no task id".into())
-    })
-}
 
 fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
     deployment.deployment_id.clone().ok_or_else(|| {
@@ -37,79 +32,6 @@ fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
             "createAgentDeployment: the response says success but has no deployment id".into(),
         )
     })
-}
-
-// --- tasks -----------------------------------------------------------------------------
-
-/// `tasks list`.
-pub async fn tasks_list(ctx: &Context) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let tasks = ctx.client()?.list_agent_tasks().await?;
-    ui.show(&tasks, || output::tasks_table(&tasks));
-    Ok(())
-}
-
-/// `tasks read ID`.
-pub async fn tasks_read(ctx: &Context, id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let task = ctx.client()?.read_agent_task(id).await?;
-    ui.show(&task, || output::task_view(&task));
-    Ok(())
-}
-
-async fn create_task(
-    client: &Client,
-    agent: i64,
-    name: String,
-    prompt: String,
-    preference: Preference,
-) -> Result<AgentTask, Error> {
-    client
-        .create_agent_task(|t| {
-            t.agent_id(agent)
-                .name(name)
-                .prompt(prompt)
-                .project_preference(quantconnect_agents::ProjectPreference::from(preference))
-        })
-        .await
-}
-
-/// `tasks create --agent … --name … --prompt …`.
-pub async fn tasks_create(
-    ctx: &Context,
-    agent: i64,
-    name: String,
-    prompt: String,
-    preference: Preference,
-) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let task = create_task(&ctx.client()?, agent, name, prompt, preference).await?;
-    if ui.json {
-        ui.json(&task);
-    } else {
-        output::out(format!("created task {}", id_of_task(&task)?));
-        output::out(output::task_view(&task));
-    }
-    Ok(())
-}
-
-/// `tasks rename ID NAME`.
-pub async fn tasks_rename(ctx: &Context, id: i64, name: String) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let shown = name.clone();
-    ctx.client()?
-        .update_agent_task(id, |t| t.name(name))
-        .await?;
-    ui.done(format!("renamed task {id} to {shown:?}"));
-    Ok(())
-}
-
-/// `tasks delete ID`.
-pub async fn tasks_delete(ctx: &Context, id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    ctx.client()?.delete_agent_task(id).await?;
-    ui.done(format!("deleted task {id}"));
-    Ok(())
 }
 
 // --- deployments -----------------------------------------------------------------------
@@ -312,7 +234,7 @@ async fn run_flow(
         args.agent,
         args.name.clone(),
         args.prompt.clone(),
-        args.project_preference,
+        args.project_preference.clone(),
     )
     .await?;
     let task_id = id_of_task(&task)?;

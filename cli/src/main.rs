@@ -15,10 +15,11 @@ mod context;
 mod failure;
 mod output;
 mod progress;
+mod tasks;
 
 use std::{process::ExitCode, time::Duration};
 
-use clap::{Args, CommandFactory as _, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory as _, Parser, Subcommand};
 use quantconnect_agents::ProjectPreference;
 
 use crate::{
@@ -52,7 +53,7 @@ enum Command {
     Agents(agents::Command),
     /// Tasks: list, read, create, rename, delete
     #[command(subcommand)]
-    Tasks(TasksCommand),
+    Tasks(tasks::Command),
     /// Deployments (runs of a task): list, read, create, prompt, stop, delete, wait
     #[command(subcommand)]
     Deployments(DeploymentsCommand),
@@ -79,8 +80,9 @@ pub struct RunArgs {
     #[arg(long)]
     pub prompt: String,
     /// Which project the task's deployments work in
-    #[arg(long, value_enum, default_value_t = Preference::ProjectForTask)]
-    pub project_preference: Preference,
+    #[arg(long, value_parser = tasks::project_preference(),
+          default_value_t = ProjectPreference::ProjectForTask)]
+    pub project_preference: ProjectPreference,
     /// How long to wait for the deployment at most: 30m, 90s, 2h (a bare number is seconds)
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
     pub max_wait: Duration,
@@ -90,62 +92,6 @@ pub struct RunArgs {
     /// Keep the task and the deployment instead of deleting them at the end
     #[arg(long)]
     pub keep: bool,
-}
-
-/// A task's project preference, as QuantConnect spells it.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Preference {
-    /// One project for the task, reused by every deployment
-    ProjectForTask,
-    /// A new project for each deployment
-    ProjectEachTaskDeployment,
-}
-
-impl From<Preference> for ProjectPreference {
-    fn from(p: Preference) -> Self {
-        match p {
-            Preference::ProjectForTask => ProjectPreference::ProjectForTask,
-            Preference::ProjectEachTaskDeployment => ProjectPreference::ProjectEachTaskDeployment,
-        }
-    }
-}
-
-#[derive(Debug, Subcommand)]
-enum TasksCommand {
-    /// List the organization's tasks
-    List,
-    /// Show one task
-    Read {
-        /// The task's id
-        id: i64,
-    },
-    /// Create a task (this runs nothing: `deployments create` does)
-    Create {
-        /// The agent that works on the task
-        #[arg(long, value_name = "ID")]
-        agent: i64,
-        /// The task's name
-        #[arg(long)]
-        name: String,
-        /// What the agent is asked to do
-        #[arg(long)]
-        prompt: String,
-        /// Which project the task's deployments work in
-        #[arg(long, value_enum, default_value_t = Preference::ProjectForTask)]
-        project_preference: Preference,
-    },
-    /// Rename a task
-    Rename {
-        /// The task's id
-        id: i64,
-        /// The new name
-        name: String,
-    },
-    /// Delete a task
-    Delete {
-        /// The task's id
-        id: i64,
-    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -298,18 +244,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
     match cli.command {
         Command::Run(args) => commands::run(ctx, args).await,
         Command::Agents(c) => agents::run(ctx, c).await,
-        Command::Tasks(c) => match c {
-            TasksCommand::List => commands::tasks_list(ctx).await,
-            TasksCommand::Read { id } => commands::tasks_read(ctx, id).await,
-            TasksCommand::Create {
-                agent,
-                name,
-                prompt,
-                project_preference,
-            } => commands::tasks_create(ctx, agent, name, prompt, project_preference).await,
-            TasksCommand::Rename { id, name } => commands::tasks_rename(ctx, id, name).await,
-            TasksCommand::Delete { id } => commands::tasks_delete(ctx, id).await,
-        },
+        Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Deployments(c) => match c {
             DeploymentsCommand::List { task_id } => commands::deployments_list(ctx, task_id).await,
             DeploymentsCommand::Read { id } => commands::deployments_read(ctx, &id).await,
