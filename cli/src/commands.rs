@@ -5,133 +5,26 @@ use std::{
     io::{IsTerminal as _, Read as _},
     path::{Path, PathBuf},
     sync::Mutex,
-    time::Duration,
 };
 
 use futures_util::StreamExt as _;
 use quantconnect_agents::{
     auth::lean_credentials_path,
     simulator::{Schedule, Simulator},
-    types::{AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
+    types::{AgentConversation, AgentConversationMessage, AgentTask},
     Client, DeploymentStatus,
 };
 use serde_json::json;
 
 use crate::{
     context::{ctrl_c, Context},
+    deployments::id_of_deployment,
     failure::Failure,
     output::{self, Ui},
     progress::{self, StatusLine},
     tasks::{create_task, id_of_task},
     ConversationArgs, LoginArgs, RunArgs, SimulateArgs,
 };
-
-fn id_of_deployment(deployment: &AgentDeployment) -> Result<String, Failure> {
-    deployment.deployment_id.clone().ok_or_else(|| {
-        Failure::Local(
-            "createAgentDeployment: the response says success but has no deployment id".into(),
-        )
-    })
-}
-
-// --- deployments -----------------------------------------------------------------------
-
-/// `deployments list TASK_ID`.
-pub async fn deployments_list(ctx: &Context, task_id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let deployments = ctx.client()?.list_agent_deployments(task_id).await?;
-    ui.show(&deployments, || output::deployments_table(&deployments));
-    Ok(())
-}
-
-/// `deployments read ID`.
-pub async fn deployments_read(ctx: &Context, id: &str) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let deployment = ctx.client()?.read_agent_deployment(id).await?;
-    ui.show(&deployment, || {
-        output::deployment_view(&deployment, ui.color_out)
-    });
-    Ok(())
-}
-
-/// `deployments create TASK_ID`.
-pub async fn deployments_create(ctx: &Context, task_id: i64) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let deployment = ctx.client()?.create_agent_deployment(task_id).await?;
-    if ui.json {
-        ui.json(&deployment);
-    } else {
-        let id = id_of_deployment(&deployment)?;
-        output::out(format!("created deployment {id} of task {task_id}"));
-        output::out(output::deployment_view(&deployment, ui.color_out));
-        output::out(format!("wait for it: qc-agents deployments wait {id}"));
-    }
-    Ok(())
-}
-
-/// `deployments prompt ID TEXT`.
-pub async fn deployments_prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let message = ctx.client()?.prompt_agent_deployment(id, text).await?;
-    if ui.json {
-        ui.json(&json!({"success": true, "message": message}));
-    } else {
-        output::out(format!(
-            "prompted deployment {id}: {}",
-            message.as_deref().unwrap_or("accepted")
-        ));
-    }
-    Ok(())
-}
-
-/// `deployments stop ID`.
-pub async fn deployments_stop(ctx: &Context, id: &str) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    ctx.client()?.stop_agent_deployment(id).await?;
-    ui.done(format!("stopped deployment {id}"));
-    Ok(())
-}
-
-/// `deployments delete ID`.
-pub async fn deployments_delete(ctx: &Context, id: &str) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    ctx.client()?.delete_agent_deployment(id).await?;
-    ui.done(format!("deleted deployment {id}"));
-    Ok(())
-}
-
-/// `deployments wait ID`: exit 0 when it completes, 3 failed, 4 stopped, 5 still running
-/// when the maximum wait runs out.
-pub async fn deployments_wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let client = ctx.client()?;
-    let line = StatusLine::new(ui, id);
-    let waited = tokio::select! {
-        waited = progress::wait_for(&client, id, max_wait, &line) => waited,
-        () = ctrl_c() => {
-            line.finish();
-            output::err(format!("interrupted: stopped waiting; deployment {id} goes on"));
-            progress::resume_hint(None, id);
-            return Err(Failure::Interrupted);
-        }
-    };
-    line.finish();
-    let last = match &waited.outcome {
-        Ok(d) => Some(d),
-        Err(e) => e.deployment(),
-    };
-    if ui.json {
-        if let Some(d) = last {
-            ui.json(d);
-        }
-    } else {
-        output::out(progress::summary(ui, id, last, &waited));
-        if let Some(d) = last {
-            output::out(output::deployment_view(d, ui.color_out));
-        }
-    }
-    waited.outcome.map(drop).map_err(Failure::from)
-}
 
 // --- conversation ----------------------------------------------------------------------
 

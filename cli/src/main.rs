@@ -12,6 +12,7 @@
 mod agents;
 mod commands;
 mod context;
+mod deployments;
 mod failure;
 mod output;
 mod progress;
@@ -56,7 +57,7 @@ enum Command {
     Tasks(tasks::Command),
     /// Deployments (runs of a task): list, read, create, prompt, stop, delete, wait
     #[command(subcommand)]
-    Deployments(DeploymentsCommand),
+    Deployments(deployments::Command),
     /// Print a deployment's conversation, or follow it as it grows
     Conversation(ConversationArgs),
     /// Check the credentials (and this machine's clock) against the API
@@ -92,51 +93,6 @@ pub struct RunArgs {
     /// Keep the task and the deployment instead of deleting them at the end
     #[arg(long)]
     pub keep: bool,
-}
-
-#[derive(Debug, Subcommand)]
-enum DeploymentsCommand {
-    /// List a task's deployments
-    List {
-        /// The task's id
-        task_id: i64,
-    },
-    /// Show one deployment
-    Read {
-        /// The deployment's id (A-…)
-        id: String,
-    },
-    /// Deploy a task: start a run of it
-    Create {
-        /// The task's id
-        task_id: i64,
-    },
-    /// Send a follow-up prompt to a deployment
-    Prompt {
-        /// The deployment's id (A-…)
-        id: String,
-        /// The prompt
-        text: String,
-    },
-    /// Stop a running deployment
-    Stop {
-        /// The deployment's id (A-…)
-        id: String,
-    },
-    /// Delete a deployment
-    Delete {
-        /// The deployment's id (A-…)
-        id: String,
-    },
-    /// Wait for a deployment to end, with a live status line (exit 3 failed, 4 stopped, 5
-    /// the maximum wait ran out)
-    Wait {
-        /// The deployment's id (A-…)
-        id: String,
-        /// How long to wait at most: 30m, 90s, 2h (a bare number is seconds)
-        #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
-        max_wait: Duration,
-    },
 }
 
 /// `qc-agents conversation`.
@@ -245,21 +201,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         Command::Run(args) => commands::run(ctx, args).await,
         Command::Agents(c) => agents::run(ctx, c).await,
         Command::Tasks(c) => tasks::run(ctx, c).await,
-        Command::Deployments(c) => match c {
-            DeploymentsCommand::List { task_id } => commands::deployments_list(ctx, task_id).await,
-            DeploymentsCommand::Read { id } => commands::deployments_read(ctx, &id).await,
-            DeploymentsCommand::Create { task_id } => {
-                commands::deployments_create(ctx, task_id).await
-            }
-            DeploymentsCommand::Prompt { id, text } => {
-                commands::deployments_prompt(ctx, &id, text).await
-            }
-            DeploymentsCommand::Stop { id } => commands::deployments_stop(ctx, &id).await,
-            DeploymentsCommand::Delete { id } => commands::deployments_delete(ctx, &id).await,
-            DeploymentsCommand::Wait { id, max_wait } => {
-                commands::deployments_wait(ctx, &id, max_wait).await
-            }
-        },
+        Command::Deployments(c) => deployments::run(ctx, c).await,
         Command::Conversation(args) => commands::conversation(ctx, args).await,
         Command::Auth => commands::auth(ctx).await,
         Command::Login(args) => commands::login(ui, args),
