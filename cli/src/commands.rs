@@ -23,55 +23,8 @@ use crate::{
     output::{self, Ui},
     progress::{self, StatusLine},
     tasks::{create_task, id_of_task},
-    ConversationArgs, LoginArgs, RunArgs, SimulateArgs,
+    LoginArgs, RunArgs, SimulateArgs,
 };
-
-// --- conversation ----------------------------------------------------------------------
-
-/// `conversation ID [--follow] [--callable ID]`.
-pub async fn conversation(ctx: &Context, args: ConversationArgs) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let client = ctx.client()?;
-    if args.follow {
-        let stream = client
-            .follow_conversation(args.id.as_str())
-            .max_wait(args.max_wait)
-            .stream();
-        let mut stream = std::pin::pin!(stream);
-        while let Some(message) = stream.next().await {
-            let message = message?;
-            if ui.json {
-                match serde_json::to_string(&message) {
-                    Ok(line) => output::out(line),
-                    Err(e) => return Err(Failure::Local(format!("cannot encode a message: {e}"))),
-                }
-            } else {
-                output::out(output::message_view(&message, ui.color_out));
-            }
-            if output::stdout_closed() {
-                break;
-            }
-        }
-        return Ok(());
-    }
-    let conversation = match &args.callable {
-        Some(callable) => {
-            client
-                .read_callable_conversation(&args.id, callable)
-                .await?
-        }
-        None => client.read_agent_conversation(&args.id).await?,
-    };
-    if ui.json {
-        ui.json(&conversation);
-    } else {
-        for message in &conversation.messages {
-            output::out(output::message_view(message, ui.color_out));
-        }
-        output::out(output::conversation_footer(&conversation));
-    }
-    Ok(())
-}
 
 // --- run -------------------------------------------------------------------------------
 

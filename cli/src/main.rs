@@ -12,6 +12,7 @@
 mod agents;
 mod commands;
 mod context;
+mod conversation;
 mod deployments;
 mod failure;
 mod output;
@@ -59,7 +60,7 @@ enum Command {
     #[command(subcommand)]
     Deployments(deployments::Command),
     /// Print a deployment's conversation, or follow it as it grows
-    Conversation(ConversationArgs),
+    Conversation(conversation::Args),
     /// Check the credentials (and this machine's clock) against the API
     Auth,
     /// Save credentials in lean-cli's ~/.lean/credentials (mode 600), shared with lean-cli
@@ -93,23 +94,6 @@ pub struct RunArgs {
     /// Keep the task and the deployment instead of deleting them at the end
     #[arg(long)]
     pub keep: bool,
-}
-
-/// `qc-agents conversation`.
-#[derive(Debug, Args)]
-pub struct ConversationArgs {
-    /// The deployment's id (A-…)
-    pub id: String,
-    /// Print each message as it settles until the deployment ends (with --json: one JSON
-    /// object per line)
-    #[arg(long, conflicts_with = "callable")]
-    pub follow: bool,
-    /// Read the conversation of this callable sub-agent instead
-    #[arg(long, value_name = "ID")]
-    pub callable: Option<String>,
-    /// With --follow: how long to follow at most
-    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
-    pub max_wait: Duration,
 }
 
 /// `qc-agents login`.
@@ -202,7 +186,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         Command::Agents(c) => agents::run(ctx, c).await,
         Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Deployments(c) => deployments::run(ctx, c).await,
-        Command::Conversation(args) => commands::conversation(ctx, args).await,
+        Command::Conversation(args) => conversation::run(ctx, args).await,
         Command::Auth => commands::auth(ctx).await,
         Command::Login(args) => commands::login(ui, args),
         Command::Simulate(args) => commands::simulate(ui, args).await,
