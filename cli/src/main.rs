@@ -17,12 +17,12 @@ mod deployments;
 mod failure;
 mod output;
 mod progress;
+mod run;
 mod tasks;
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Args, CommandFactory as _, Parser, Subcommand};
-use quantconnect_agents::ProjectPreference;
 
 use crate::{
     context::{parse_duration, Context, Global},
@@ -49,7 +49,7 @@ struct Cli {
 enum Command {
     /// Create a task, deploy it, wait for it with a live status line, print the
     /// conversation, then delete the deployment and the task (unless --keep)
-    Run(RunArgs),
+    Run(run::Args),
     /// Agents: list, read, create, update, delete
     #[command(subcommand)]
     Agents(agents::Command),
@@ -67,33 +67,6 @@ enum Command {
     Login(LoginArgs),
     /// Serve the embedded simulator of the Agents API until Ctrl-C, for trying things out
     Simulate(SimulateArgs),
-}
-
-/// `qc-agents run`.
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    /// The agent that works on the task (QuantConnect's examples use 47)
-    #[arg(long, value_name = "ID")]
-    pub agent: i64,
-    /// The task's name
-    #[arg(long)]
-    pub name: String,
-    /// What the agent is asked to do
-    #[arg(long)]
-    pub prompt: String,
-    /// Which project the task's deployments work in
-    #[arg(long, value_parser = tasks::project_preference(),
-          default_value_t = ProjectPreference::ProjectForTask)]
-    pub project_preference: ProjectPreference,
-    /// How long to wait for the deployment at most: 30m, 90s, 2h (a bare number is seconds)
-    #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
-    pub max_wait: Duration,
-    /// Print each message of the conversation as it settles, instead of all at the end
-    #[arg(long)]
-    pub follow: bool,
-    /// Keep the task and the deployment instead of deleting them at the end
-    #[arg(long)]
-    pub keep: bool,
 }
 
 /// `qc-agents login`.
@@ -182,7 +155,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         ui,
     };
     match cli.command {
-        Command::Run(args) => commands::run(ctx, args).await,
+        Command::Run(args) => run::run(ctx, args).await,
         Command::Agents(c) => agents::run(ctx, c).await,
         Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Deployments(c) => deployments::run(ctx, c).await,
