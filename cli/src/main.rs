@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod account;
 mod agents;
 mod commands;
 mod context;
@@ -61,24 +62,11 @@ enum Command {
     Deployments(deployments::Command),
     /// Print a deployment's conversation, or follow it as it grows
     Conversation(conversation::Args),
-    /// Check the credentials (and this machine's clock) against the API
-    Auth,
-    /// Save credentials in lean-cli's ~/.lean/credentials (mode 600), shared with lean-cli
-    Login(LoginArgs),
+    // `auth` and `login`, at the top level.
+    #[command(flatten)]
+    Account(account::Command),
     /// Serve the embedded simulator of the Agents API until Ctrl-C, for trying things out
     Simulate(SimulateArgs),
-}
-
-/// `qc-agents login`.
-#[derive(Debug, Args)]
-pub struct LoginArgs {
-    /// Your QuantConnect user id (https://www.quantconnect.com/account)
-    #[arg(long, value_name = "ID")]
-    pub user_id: String,
-    /// Your API token; when left out it is read from stdin, so it stays out of the shell's
-    /// history and the process list
-    #[arg(long, value_name = "TOKEN")]
-    pub api_token: Option<String>,
 }
 
 /// `qc-agents simulate`.
@@ -160,8 +148,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         Command::Tasks(c) => tasks::run(ctx, c).await,
         Command::Deployments(c) => deployments::run(ctx, c).await,
         Command::Conversation(args) => conversation::run(ctx, args).await,
-        Command::Auth => commands::auth(ctx).await,
-        Command::Login(args) => commands::login(ui, args),
+        Command::Account(c) => account::run(ctx, c).await,
         Command::Simulate(args) => commands::simulate(ui, args).await,
     }
 }
