@@ -11,7 +11,6 @@
 
 mod account;
 mod agents;
-mod commands;
 mod context;
 mod conversation;
 mod deployments;
@@ -19,14 +18,15 @@ mod failure;
 mod output;
 mod progress;
 mod run;
+mod simulate;
 mod tasks;
 
-use std::{process::ExitCode, time::Duration};
+use std::process::ExitCode;
 
-use clap::{Args, CommandFactory as _, Parser, Subcommand};
+use clap::{CommandFactory as _, Parser, Subcommand};
 
 use crate::{
-    context::{parse_duration, Context, Global},
+    context::{Context, Global},
     failure::Failure,
     output::Ui,
 };
@@ -66,21 +66,7 @@ enum Command {
     #[command(flatten)]
     Account(account::Command),
     /// Serve the embedded simulator of the Agents API until Ctrl-C, for trying things out
-    Simulate(SimulateArgs),
-}
-
-/// `qc-agents simulate`.
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    /// How long each new deployment stays InQueue
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
-    pub in_queue: Duration,
-    /// How long each run stays Running
-    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
-    pub running: Duration,
-    /// Make each deployment's first run end Failed with this runtime error
-    #[arg(long, value_name = "MESSAGE")]
-    pub fail: Option<String>,
+    Simulate(simulate::Args),
 }
 
 fn main() -> ExitCode {
@@ -149,7 +135,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         Command::Deployments(c) => deployments::run(ctx, c).await,
         Command::Conversation(args) => conversation::run(ctx, args).await,
         Command::Account(c) => account::run(ctx, c).await,
-        Command::Simulate(args) => commands::simulate(ui, args).await,
+        Command::Simulate(args) => simulate::run(ctx, args).await,
     }
 }
 

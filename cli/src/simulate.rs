@@ -1,18 +1,34 @@
-//! One function per command: build the client, make the library call, print the result.
+//! `qc-agents simulate`: serve the embedded simulator of the Agents API in the foreground
+//! until Ctrl-C, and print the environment that points qc-agents (or the crate) at it.
+
+use std::time::Duration;
 
 use quantconnect_agents::simulator::{Schedule, Simulator};
 use serde_json::json;
 
 use crate::{
+    context::{parse_duration, Context},
     failure::Failure,
-    output::{self, Ui},
-    SimulateArgs,
+    output,
 };
 
-// --- simulate ------------------------------------------------------------------------
+/// `qc-agents simulate`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// How long each new deployment stays InQueue
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    pub in_queue: Duration,
+    /// How long each run stays Running
+    #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]
+    pub running: Duration,
+    /// Make each deployment's first run end Failed with this runtime error
+    #[arg(long, value_name = "MESSAGE")]
+    pub fail: Option<String>,
+}
 
 /// `simulate`: serves the embedded simulator in the foreground until Ctrl-C.
-pub async fn simulate(ui: Ui, args: SimulateArgs) -> Result<(), Failure> {
+pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
+    let ui = ctx.ui;
     let simulator = Simulator::builder()
         .schedule(Schedule {
             in_queue: args.in_queue,
