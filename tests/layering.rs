@@ -2,7 +2,8 @@
 //! that serve the others import none of the layers above them. Read from the source text:
 //! every `crate::name` path and every name in a `use crate::{...}` list, outside comments and
 //! `#[cfg(test)]` modules, with the crate root's re-exports (`crate::Client`, ...) resolved to
-//! the module that defines them.
+//! the module that defines them. The CLI's modules (`cli/src/`) are held to the same: no
+//! cycle, and none reaches back into `main.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -145,9 +146,39 @@ fn the_reading_of_imports_finds_lists_paths_and_reexports() {
     assert!(graph["client"].contains("transport"));
 }
 
-#[test]
-fn no_module_imports_one_that_imports_it_back() {
-    let graph = graph();
+/// Module of `cli/src/` → the modules it imports. `main.rs` declares them all; a `crate::`
+/// name that is not a module is an item of `main.rs`, so it counts as importing `main`.
+fn cli_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/src");
+    let mut texts = BTreeMap::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+            texts.insert(module, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    texts
+        .iter()
+        .map(|(module, text)| {
+            let deps = imports(&code(text))
+                .into_iter()
+                .map(|name| {
+                    if texts.contains_key(&name) {
+                        name
+                    } else {
+                        "main".to_owned()
+                    }
+                })
+                .filter(|dep| dep != module)
+                .collect();
+            (module.clone(), deps)
+        })
+        .collect()
+}
+
+/// Every import cycle in `graph`, as `a -> b -> a`.
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     fn visit(
         graph: &BTreeMap<String, BTreeSet<String>>,
         path: &mut Vec<String>,
@@ -166,9 +197,33 @@ fn no_module_imports_one_that_imports_it_back() {
     }
     let mut cycles = Vec::new();
     for module in graph.keys() {
-        visit(&graph, &mut vec![module.clone()], &mut cycles);
+        visit(graph, &mut vec![module.clone()], &mut cycles);
     }
+    cycles
+}
+
+#[test]
+fn no_module_imports_one_that_imports_it_back() {
+    let cycles = cycles(&graph());
     assert!(cycles.is_empty(), "import cycles: {cycles:#?}");
+}
+
+#[test]
+fn the_cli_modules_import_one_way() {
+    let graph = cli_graph();
+    assert!(graph["run"].contains("tasks"), "{:?}", graph["run"]);
+    assert!(graph["deployments"].contains("context"));
+    let into_main: Vec<_> = graph
+        .iter()
+        .filter(|(module, deps)| *module != "main" && deps.contains("main"))
+        .map(|(module, _)| module)
+        .collect();
+    assert!(
+        into_main.is_empty(),
+        "{into_main:?} import items of main.rs; move what they share to a module"
+    );
+    let cycles = cycles(&graph);
+    assert!(cycles.is_empty(), "import cycles in cli/src: {cycles:#?}");
 }
 
 #[test]

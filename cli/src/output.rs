@@ -103,6 +103,11 @@ impl Ui {
         }
     }
 
+    /// The answer of a call that returns nothing: `line`, or `{"success": true}` with --json.
+    pub fn done(&self, line: String) {
+        self.show(&serde_json::json!({"success": true}), || line);
+    }
+
     /// Prints a human line on stdout, unless `--json` reserves stdout for the payload.
     pub fn line(&self, text: impl Display) {
         if !self.json {

@@ -1,0 +1,103 @@
+//! What every command shares: the global options, the output settings, the client they
+//! describe, and the parsing of durations and waiting for Ctrl-C.
+
+use std::time::Duration;
+
+use clap::Args;
+use quantconnect_agents::{Client, Credentials};
+
+use crate::{failure::Failure, output::Ui};
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct Global {
+    /// The API's base URL, /api/v2 included [default: https://www.quantconnect.com/api/v2]
+    #[arg(long, global = true, env = "QC_API_URL", value_name = "URL")]
+    pub api_url: Option<String>,
+
+    /// The organization for listing and creating agents and tasks
+    #[arg(long, global = true, env = "QC_ORGANIZATION_ID", value_name = "ID")]
+    pub organization: Option<String>,
+
+    /// How long one request may take: 90s, 2m (a bare number is seconds) [default: 60s]
+    #[arg(long, global = true, env = "QC_REQUEST_TIMEOUT", value_name = "DURATION",
+          value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+
+    /// Print exactly the payload as JSON on stdout (an array for lists), nothing else; an
+    /// agent's own LLM token shows as "(redacted)"
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log each request (operation, status, duration) on stderr
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+/// What a command runs with: the global options and how output looks.
+pub struct Context {
+    /// The global options.
+    pub global: Global,
+    /// How output looks.
+    pub ui: Ui,
+}
+
+impl Context {
+    /// The client the global options describe, with the credentials from the environment or
+    /// lean-cli's file. Never a simulator: without credentials this is an error.
+    pub fn client(&self) -> Result<Client, Failure> {
+        let g = &self.global;
+        let credentials = Credentials::from_env()?;
+        let mut builder = Client::builder(credentials);
+        if let Some(url) = g.api_url.as_deref().filter(|u| !u.trim().is_empty()) {
+            builder = builder.base_url(url);
+        }
+        if let Some(org) = g.organization.as_deref().filter(|o| !o.trim().is_empty()) {
+            builder = builder.organization_id(org.trim());
+        }
+        if let Some(timeout) = g.timeout {
+            if timeout.is_zero() {
+                return Err(Failure::Usage("--timeout must be more than zero".into()));
+            }
+            builder = builder.request_timeout(timeout);
+        }
+        Ok(builder.build()?)
+    }
+}
+
+/// Parses `30m`, `90s`, `2h`, `1h 30m` (humantime's syntax) or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("`{text}` is not a duration (a number of seconds from 0)"));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration like 90s, 30m or 2h: {e}"))
+}
+
+/// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
+/// default handler then ends the process, as for any program).
+pub async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_or_bare_seconds() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
+        for bad in ["", "soon", "-3", "3 parsecs", "NaN", "inf", "1e20"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+}
