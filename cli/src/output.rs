@@ -9,7 +9,7 @@ use std::{
 };
 
 use anstyle::{AnsiColor, Style};
-use comfy_table::{presets::NOTHING, Cell, Table};
+use unicode_width::UnicodeWidthStr as _;
 use quantconnect_agents::{
     types::{Agent, AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
     DeploymentStatus,
@@ -86,16 +86,13 @@ impl Ui {
         }
     }
 
-    /// Prints a value as pretty JSON on stdout.
+    /// Prints a value as pretty JSON on stdout, written as it is encoded (never held whole).
     pub fn json(&self, value: &impl serde::Serialize) {
-        match serde_json::to_string_pretty(value) {
-            Ok(text) => out(text),
-            Err(e) => err(format!("error: cannot encode the payload as JSON: {e}")),
-        }
+        out(Json(value));
     }
 
     /// Prints `payload` as JSON with `--json`, else what `view` makes of it for people.
-    pub fn show(&self, payload: &impl serde::Serialize, view: impl FnOnce() -> String) {
+    pub fn show<V: Display>(&self, payload: &impl serde::Serialize, view: impl FnOnce() -> V) {
         if self.json {
             self.json(payload);
         } else {
@@ -113,6 +110,27 @@ impl Ui {
         if !self.json {
             out(text);
         }
+    }
+}
+
+/// A value shown as pretty JSON, encoded straight into the formatter.
+struct Json<'a, T>(&'a T);
+
+impl<T: serde::Serialize> Display for Json<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        /// `io::Write` onto a formatter: serde_json writes valid UTF-8.
+        struct Adapter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+        impl io::Write for Adapter<'_, '_> {
+            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+                let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
+                self.0.write_str(text).map_err(io::Error::other)?;
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        serde_json::to_writer_pretty(Adapter(f), self.0).map_err(|_| std::fmt::Error)
     }
 }
 
@@ -152,44 +170,61 @@ pub fn elapsed(d: Duration) -> String {
     }
 }
 
-/// Columns separated by two spaces, no borders: easy to read and to `grep`/`awk`.
-pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
-    let mut table = Table::new();
-    table.load_preset(NOTHING);
-    table.set_header(header.iter().map(Cell::new));
-    for row in rows {
-        table.add_row(row);
+/// Rows in aligned columns, no borders: easy to read and to `grep`/`awk`. Written line by
+/// line when printed, never built as one string, so a long list costs its rows and no more.
+pub struct Table {
+    rows: Vec<Vec<String>>,
+    /// Each column's width, in characters as a terminal shows them.
+    widths: Vec<usize>,
+    /// Spaces after each column but the last.
+    gap: usize,
+}
+
+impl Table {
+    fn new(rows: Vec<Vec<String>>, gap: usize) -> Table {
+        let mut widths = Vec::new();
+        for row in &rows {
+            widths.resize(widths.len().max(row.len()), 0);
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.width());
+            }
+        }
+        Table { rows, widths, gap }
     }
-    let last = header.len().saturating_sub(1);
-    for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i == last { 0 } else { 2 }));
+}
+
+impl Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, row) in self.rows.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            let mut pad = 0;
+            for (cell, width) in row.iter().zip(&self.widths) {
+                // Padding only before a cell that follows: no trailing space.
+                write!(f, "{:pad$}{cell}", "")?;
+                pad = width - cell.width() + self.gap;
+            }
+        }
+        Ok(())
     }
-    table
-        .lines()
-        .map(|line| line.trim_end().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+}
+
+/// A table with `header` over `rows`, columns two spaces apart.
+pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> Table {
+    let mut all = Vec::with_capacity(rows.len() + 1);
+    all.push(header.iter().map(|h| h.to_string()).collect());
+    all.extend(rows);
+    Table::new(all, 2)
 }
 
 /// `key  value` lines, aligned, for one object; fields the server left out are skipped.
 pub fn fields(pairs: Vec<(&str, Option<String>)>) -> String {
-    let rows: Vec<Vec<String>> = pairs
+    let rows = pairs
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| vec![format!("{k}:"), v]))
         .collect();
-    let mut table = Table::new();
-    table.load_preset(NOTHING);
-    for row in rows {
-        table.add_row(row);
-    }
-    for (i, column) in table.column_iter_mut().enumerate() {
-        column.set_padding((0, if i == 0 { 1 } else { 0 }));
-    }
-    table
-        .lines()
-        .map(|line| line.trim_end().to_owned())
-        .collect::<Vec<_>>()
-        .join("\n")
+    Table::new(rows, 1).to_string()
 }
 
 fn text<T: ToString>(v: &Option<T>) -> String {
@@ -201,7 +236,7 @@ fn some<T: ToString>(v: &Option<T>) -> Option<String> {
 }
 
 /// The agents as a table.
-pub fn agents_table(agents: &[Agent]) -> String {
+pub fn agents_table(agents: &[Agent]) -> Table {
     let rows = agents
         .iter()
         .map(|a| {
@@ -258,7 +293,7 @@ pub fn agent_view(a: &Agent) -> String {
 }
 
 /// The tasks as a table.
-pub fn tasks_table(tasks: &[AgentTask]) -> String {
+pub fn tasks_table(tasks: &[AgentTask]) -> Table {
     let rows = tasks
         .iter()
         .map(|t| {
@@ -310,7 +345,7 @@ pub fn task_view(t: &AgentTask) -> String {
 
 /// The deployments as a table (uncoloured: escape codes would count as width and skew the
 /// columns).
-pub fn deployments_table(deployments: &[AgentDeployment]) -> String {
+pub fn deployments_table(deployments: &[AgentDeployment]) -> Table {
     let rows = deployments
         .iter()
         .map(|d| {
@@ -426,7 +461,9 @@ mod tests {
             &["ID", "NAME"],
             vec![vec!["1".into(), "a".into()], vec!["22".into(), "bb".into()]],
         );
-        assert_eq!(t, "ID  NAME\n1   a\n22  bb");
+        assert_eq!(t.to_string(), "ID  NAME\n1   a\n22  bb");
+        let t = table(&["A", "B"], vec![vec!["é€".into(), "x".into()], vec![]]);
+        assert_eq!(t.to_string(), "A   B\né€  x\n");
     }
 
     #[test]
