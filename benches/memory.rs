@@ -18,14 +18,42 @@ use quantconnect_agents::{
 
 /// The shapes measured: name, what it is, the command that reads it.
 const SHAPES: &[(&str, &str, Op)] = &[
-    ("objects", "262,142 empty agents `{}` (the object limit; `Agent` is the largest model)", Op::Agents),
+    (
+        "objects",
+        "262,142 empty agents `{}` (the object limit; `Agent` is the largest model)",
+        Op::Agents,
+    ),
     ("tasks", "262,142 empty tasks `{}`", Op::Tasks),
-    ("values", "2,097,140 numbers in one task's `upcomingDeployments` (the value limit)", Op::Tasks),
-    ("keys", "one object of 1,048,570 keys in a task (the value limit)", Op::Tasks),
-    ("nesting", "tasks holding 100-deep nested arrays, to the value limit", Op::Tasks),
-    ("errors", "`success: false` with 2,097,146 errors", Op::Agents),
-    ("bound", "32 MiB of `{}` (the body bound; refused by the object limit)", Op::Agents),
-    ("conversation", "a conversation of 2,000 messages of 4 KiB (admitted)", Op::Conversation),
+    (
+        "values",
+        "2,097,140 numbers in one task's `upcomingDeployments` (the value limit)",
+        Op::Tasks,
+    ),
+    (
+        "keys",
+        "one object of 1,048,570 keys in a task (the value limit)",
+        Op::Tasks,
+    ),
+    (
+        "nesting",
+        "tasks holding 100-deep nested arrays, to the value limit",
+        Op::Tasks,
+    ),
+    (
+        "errors",
+        "`success: false` with 1,048,572 errors (the value limit: a string and a comma each)",
+        Op::Agents,
+    ),
+    (
+        "bound",
+        "32 MiB of `{}` (the body bound; refused by the object limit)",
+        Op::Agents,
+    ),
+    (
+        "conversation",
+        "a conversation of 2,000 messages of 4 KiB (admitted)",
+        Op::Conversation,
+    ),
 ];
 
 #[derive(Clone, Copy)]
@@ -55,7 +83,10 @@ fn body(shape: &str) -> String {
             let keys: Vec<String> = (0..MAX_RESPONSE_VALUES / 2 - 8)
                 .map(|i| format!(r#""k{i}":0"#))
                 .collect();
-            ok("tasks", format!(r#"{{"upcomingDeployments":[{{{}}}]}}"#, keys.join(",")))
+            ok(
+                "tasks",
+                format!(r#"{{"upcomingDeployments":[{{{}}}]}}"#, keys.join(",")),
+            )
         }
         "nesting" => {
             let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
@@ -64,7 +95,7 @@ fn body(shape: &str) -> String {
         }
         "errors" => format!(
             r#"{{"success":false,"errors":[{}]}}"#,
-            repeat(r#""e""#, MAX_RESPONSE_VALUES - 6)
+            repeat(r#""e""#, MAX_RESPONSE_VALUES / 2 - 4)
         ),
         "bound" => ok("agents", repeat("{}", DEFAULT_MAX_RESPONSE_BYTES / 3 - 20)),
         "conversation" => {
@@ -127,7 +158,10 @@ fn peak(command: Command) -> (f64, bool) {
         .expect("spawn");
     let text = String::from_utf8_lossy(&out.stdout);
     let mut words = text.split_whitespace();
-    let mib = words.next().and_then(|w| w.parse().ok()).unwrap_or(f64::NAN);
+    let mib = words
+        .next()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(f64::NAN);
     (mib, words.next() == Some("ok"))
 }
 
@@ -189,7 +223,9 @@ fn main() {
     let cli = std::env::var("QC_AGENTS_BIN").unwrap_or_else(|_| "target/release/qc-agents".into());
     let cli_exists = std::path::Path::new(&cli).exists();
     if !cli_exists {
-        eprintln!("{cli} not found: CLI rows skipped (cargo build --release -p quantconnect-agents-cli)");
+        eprintln!(
+            "{cli} not found: CLI rows skipped (cargo build --release -p quantconnect-agents-cli)"
+        );
     }
     println!("| shape | body | library | CLI `--json` | CLI table |");
     println!("| --- | --- | --- | --- | --- |");
@@ -205,7 +241,9 @@ fn main() {
         };
         let mut lib = Command::new(&me);
         lib.args(["--child", name, &url]);
-        let show = |(mib, ok): (f64, bool)| format!("{mib:.0} MiB ({})", if ok { "read" } else { "error" });
+        let show = |(mib, ok): (f64, bool)| {
+            format!("{mib:.0} MiB ({})", if ok { "read" } else { "error" })
+        };
         let lib = show(peak(lib));
         let run_cli = |json: bool| {
             if !cli_exists {

@@ -38,7 +38,7 @@ const NEVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
 
 /// How many requests one client (and its clones) has in flight at most, unless set with
 /// [`ClientBuilder::max_concurrent_requests`]; the default HTTP client opens and keeps at
-/// most as many connections, so a thousand waiters share this many connections.
+/// most as many idle connections (README, "Performance": what that means for connections).
 pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// How much of a response body the client reads at most, unless set with
 /// [`ClientBuilder::max_response_bytes`]: 32 MiB, far above any documented response.
@@ -47,10 +47,10 @@ pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 /// How many JSON objects a response may hold at most: 262,144. With
 /// [`MAX_RESPONSE_VALUES`] this bounds what decoding a response costs in memory, whatever
 /// its shape (README, "Limits"); a response past either is [`Error::ResponseTooComplex`].
-/// A conversation of 2,000 messages holds some 20,000.
+/// A conversation of 2,000 messages holds a few thousand.
 pub const MAX_RESPONSE_OBJECTS: usize = 1 << 18;
-/// How many JSON values (objects, arrays, strings, numbers, ...) a response may hold at
-/// most: 2,097,152. See [`MAX_RESPONSE_OBJECTS`].
+/// How many JSON values a response may hold at most: 2,097,152, each `{`, `[`, `,` and
+/// string (keys included) counted as one. See [`MAX_RESPONSE_OBJECTS`].
 pub const MAX_RESPONSE_VALUES: usize = 1 << 21;
 
 /// A client of QuantConnect's Agents API.
@@ -173,9 +173,9 @@ impl ClientBuilder {
     }
 
     /// How many requests the client (and its clones) may have in flight at once
-    /// ([`DEFAULT_MAX_CONCURRENT_REQUESTS`] unless set, at least 1); more wait their turn.
-    /// The default HTTP client opens no more connections than this and keeps them all, so
-    /// a thousand waiters share this many connections and QuantConnect sees no bursts.
+    /// ([`DEFAULT_MAX_CONCURRENT_REQUESTS`] unless set, at least 1); more wait their turn,
+    /// so QuantConnect never sees more at once. The default HTTP client keeps as many idle
+    /// connections for reuse.
     pub fn max_concurrent_requests(mut self, limit: usize) -> Self {
         self.max_concurrent_requests = limit.max(1);
         self
@@ -287,7 +287,7 @@ fn env_proxy(
     }
     let no_proxy = ["NO_PROXY", "no_proxy"]
         .into_iter()
-        .find_map(|name| var(name))
+        .find_map(&var)
         .and_then(|list| reqwest::NoProxy::from_string(&list));
     let proxy = reqwest::Proxy::https(url).map_err(|_| refused())?;
     Ok(Some(proxy.no_proxy(no_proxy)))
@@ -1065,14 +1065,14 @@ mod tests {
             ("HTTPS_PROXY", "http://127.0.0.1:2"),
             ("ALL_PROXY", "http://127.0.0.1:3"),
         ]);
-        assert!(env_proxy(DEFAULT_BASE_URL, &all).unwrap().is_some());
+        assert!(env_proxy(DEFAULT_BASE_URL, all).unwrap().is_some());
         for direct in [
             "http://127.0.0.1:5612/api/v2",
             "https://127.0.0.1:5612/api/v2",
             "https://localhost/api/v2",
             "http://www.quantconnect.com/api/v2",
         ] {
-            assert!(env_proxy(direct, &all).unwrap().is_none(), "{direct}");
+            assert!(env_proxy(direct, all).unwrap().is_none(), "{direct}");
         }
         // HTTP_PROXY alone applies to nothing.
         let http_only = env(&[("HTTP_PROXY", "http://127.0.0.1:1")]);

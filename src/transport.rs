@@ -306,14 +306,26 @@ mod tests {
     #[test]
     fn the_shape_limits_count_objects_and_values_outside_strings() {
         // The envelope is one object; `{}` entries are one each.
-        assert!(within_shape_limits(&list("{}", crate::MAX_RESPONSE_OBJECTS - 1)));
-        assert!(!within_shape_limits(&list("{}", crate::MAX_RESPONSE_OBJECTS)));
+        assert!(within_shape_limits(&list(
+            "{}",
+            crate::MAX_RESPONSE_OBJECTS - 1
+        )));
+        assert!(!within_shape_limits(&list(
+            "{}",
+            crate::MAX_RESPONSE_OBJECTS
+        )));
         // The envelope's `{`, `,`, `[` and its two keys are five values.
-        assert!(within_shape_limits(&list("1", crate::MAX_RESPONSE_VALUES - 4)));
+        assert!(within_shape_limits(&list(
+            "1",
+            crate::MAX_RESPONSE_VALUES - 4
+        )));
         assert!(!within_shape_limits(&list("1", crate::MAX_RESPONSE_VALUES)));
         // Braces, brackets, commas and escaped quotes inside strings are text.
         let text = r#""{[,\"{[,""#;
-        assert!(within_shape_limits(&list(text, crate::MAX_RESPONSE_VALUES / 2 - 3)));
+        assert!(within_shape_limits(&list(
+            text,
+            crate::MAX_RESPONSE_VALUES / 2 - 3
+        )));
         let err = decode::<crate::types::AgentTaskListResponse>(
             "listAgentTasks",
             &list("{}", crate::MAX_RESPONSE_OBJECTS),

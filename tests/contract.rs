@@ -424,7 +424,8 @@ async fn every_simulator_answer_round_trips_through_its_response_type() {
     // Sends operation `id` with `request` and checks its answer, which it returns.
     let mut call = async |id: &'static str, request: Value| -> Value {
         let path = quantconnect_agents::operation::find(id).unwrap().path;
-        let signature = sim.credentials().sign_now();
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let signature = sim.credentials().sign(now.unwrap().as_secs());
         let response = http
             .post(format!("{}{path}", sim.base_url()))
             .header("authorization", signature.authorization)

@@ -9,11 +9,11 @@ use std::{
 };
 
 use anstyle::{AnsiColor, Style};
-use unicode_width::UnicodeWidthStr as _;
 use quantconnect_agents::{
     types::{Agent, AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
     DeploymentStatus,
 };
+use unicode_width::UnicodeWidthStr as _;
 
 /// Set once stdout's reader has gone (`| head`): later output is dropped, not an error.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);

@@ -121,15 +121,16 @@ pub fn run(root: &Path) -> Result<ExitCode, String> {
         .find(|w| w.get("concurrent_waiters").is_some())
     {
         let mb = c["peak_rss_bytes"].as_f64().unwrap_or(f64::NAN) / 1e6;
-        // Every connection the client opened, the one that created the deployments included.
+        // Every connection the client opened, the one that created the deployments included:
+        // the requests in flight are capped at `pool`, the connections only by hyper's pool.
         let connections = c["connections_in_all"].as_u64().unwrap_or(u64::MAX);
         let pool = c["pool"].as_u64().unwrap_or(0);
         rows.push(format!(
-            "| {} concurrent waiters (simulator, 3 s deployments) | {:.1} s, {} reads, {mb:.1} MB peak, {connections} connections in all (pool {pool}) | < 64 MB, ≤ {pool} connections | {} |",
+            "| {} concurrent waiters (simulator, 3 s deployments) | {:.1} s, {} reads, {mb:.1} MB peak, {connections} connections in all ({pool} requests in flight at most) | < 64 MB | {} |",
             c["concurrent_waiters"],
             c["wall_s"].as_f64().unwrap_or(f64::NAN),
             c["reads"],
-            verdict(mb < 64.0 && connections <= pool)
+            verdict(mb < 64.0)
         ));
     }
 
