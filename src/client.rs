@@ -44,15 +44,6 @@ pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
 /// [`ClientBuilder::max_response_bytes`]: 32 MiB, far above any documented response.
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 32 * 1024 * 1024;
 
-/// How many JSON objects a response may hold at most: 262,144. With
-/// [`MAX_RESPONSE_VALUES`] this bounds what decoding a response costs in memory, whatever
-/// its shape (README, "Limits"); a response past either is [`Error::ResponseTooComplex`].
-/// A conversation of 2,000 messages holds a few thousand.
-pub const MAX_RESPONSE_OBJECTS: usize = 1 << 18;
-/// How many JSON values a response may hold at most: 2,097,152, each `{`, `[`, `,` and
-/// string (keys included) counted as one. See [`MAX_RESPONSE_OBJECTS`].
-pub const MAX_RESPONSE_VALUES: usize = 1 << 21;
-
 /// A client of QuantConnect's Agents API.
 ///
 /// Every method signs its request afresh, sends it, and returns the payload of the response

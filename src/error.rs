@@ -120,13 +120,16 @@ pub enum Error {
     /// [`MAX_RESPONSE_OBJECTS`](crate::MAX_RESPONSE_OBJECTS)): what bounds the memory a
     /// response costs, whatever its shape. Not decoded; for a write the outcome is unknown.
     #[error(
-        "{operation}: the response holds more than {} JSON objects or {} values; not decoded",
-        crate::MAX_RESPONSE_OBJECTS,
-        crate::MAX_RESPONSE_VALUES
+        "{operation}: the response holds more than {max_objects} JSON objects or \
+         {max_values} values; not decoded"
     )]
     ResponseTooComplex {
         /// QuantConnect's operation id.
         operation: &'static str,
+        /// The limit on objects.
+        max_objects: usize,
+        /// The limit on values.
+        max_values: usize,
     },
 
     /// The server answered with a redirect (HTTP 3xx), which the client never follows:
@@ -227,7 +230,7 @@ impl Error {
             | Error::Transport { operation, .. }
             | Error::Timeout { operation, .. }
             | Error::ResponseTooLarge { operation, .. }
-            | Error::ResponseTooComplex { operation }
+            | Error::ResponseTooComplex { operation, .. }
             | Error::Redirect { operation, .. }
             | Error::OutcomeUnknown { operation, .. }
             | Error::InvalidRequest { operation, .. }

@@ -26,11 +26,12 @@ pub use auth::Credentials;
 pub use client::{
     Client, ClientBuilder, API_URL_VAR, BETA_BASE_URL, DEFAULT_BASE_URL, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
-    MAX_RESPONSE_OBJECTS, MAX_RESPONSE_VALUES, ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
+    ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
 };
 pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
 pub use error::Error;
 pub use operation::Operation;
+pub use transport::{MAX_RESPONSE_OBJECTS, MAX_RESPONSE_VALUES};
 
 /// The models of the API, generated from `openapi.yaml`: requests, responses and the
 /// objects they carry ([`types::AgentTask`], [`types::AgentDeployment`],

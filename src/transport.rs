@@ -241,8 +241,17 @@ async fn read_body(response: &mut reqwest::Response) -> reqwest::Result<bytes::B
     Ok(body.freeze())
 }
 
-/// Whether `body` holds at most [`MAX_RESPONSE_OBJECTS`](crate::MAX_RESPONSE_OBJECTS) JSON
-/// objects and [`MAX_RESPONSE_VALUES`](crate::MAX_RESPONSE_VALUES) values, counted from its
+/// How many JSON objects a response may hold at most: 262,144. With
+/// [`MAX_RESPONSE_VALUES`] this bounds what decoding a response costs in memory, whatever
+/// its shape (README, "Limits"); a response past either is [`Error::ResponseTooComplex`].
+/// A conversation of 2,000 messages holds a few thousand.
+pub const MAX_RESPONSE_OBJECTS: usize = 1 << 18;
+/// How many JSON values a response may hold at most: 2,097,152, each `{`, `[`, `,` and
+/// string (keys included) counted as one. See [`MAX_RESPONSE_OBJECTS`].
+pub const MAX_RESPONSE_VALUES: usize = 1 << 21;
+
+/// Whether `body` holds at most [`MAX_RESPONSE_OBJECTS`](MAX_RESPONSE_OBJECTS) JSON
+/// objects and [`MAX_RESPONSE_VALUES`](MAX_RESPONSE_VALUES) values, counted from its
 /// `{`, `[`, `,` and strings (keys included) in one pass. What a body costs to decode follows from
 /// them (an empty `{}` can become a 600-byte struct), not from its length.
 fn within_shape_limits(body: &[u8]) -> bool {
@@ -265,7 +274,7 @@ fn within_shape_limits(body: &[u8]) -> bool {
             _ => continue,
         }
         values += 1;
-        if objects > crate::MAX_RESPONSE_OBJECTS || values > crate::MAX_RESPONSE_VALUES {
+        if objects > MAX_RESPONSE_OBJECTS || values > MAX_RESPONSE_VALUES {
             return false;
         }
     }
@@ -280,7 +289,11 @@ pub(crate) fn decode<T: Envelope + DeserializeOwned>(
     headers: &HeaderMap,
 ) -> Result<Box<T>, Error> {
     if !within_shape_limits(body) {
-        return Err(Error::ResponseTooComplex { operation });
+        return Err(Error::ResponseTooComplex {
+            operation,
+            max_objects: MAX_RESPONSE_OBJECTS,
+            max_values: MAX_RESPONSE_VALUES,
+        });
     }
     match serde_json::from_slice::<Box<T>>(body) {
         Ok(decoded) if decoded.success() == Some(true) => Ok(decoded),
@@ -306,29 +319,20 @@ mod tests {
     #[test]
     fn the_shape_limits_count_objects_and_values_outside_strings() {
         // The envelope is one object; `{}` entries are one each.
-        assert!(within_shape_limits(&list(
-            "{}",
-            crate::MAX_RESPONSE_OBJECTS - 1
-        )));
-        assert!(!within_shape_limits(&list(
-            "{}",
-            crate::MAX_RESPONSE_OBJECTS
-        )));
+        assert!(within_shape_limits(&list("{}", MAX_RESPONSE_OBJECTS - 1)));
+        assert!(!within_shape_limits(&list("{}", MAX_RESPONSE_OBJECTS)));
         // The envelope's `{`, `,`, `[` and its two keys are five values.
-        assert!(within_shape_limits(&list(
-            "1",
-            crate::MAX_RESPONSE_VALUES - 4
-        )));
-        assert!(!within_shape_limits(&list("1", crate::MAX_RESPONSE_VALUES)));
+        assert!(within_shape_limits(&list("1", MAX_RESPONSE_VALUES - 4)));
+        assert!(!within_shape_limits(&list("1", MAX_RESPONSE_VALUES)));
         // Braces, brackets, commas and escaped quotes inside strings are text.
         let text = r#""{[,\"{[,""#;
         assert!(within_shape_limits(&list(
             text,
-            crate::MAX_RESPONSE_VALUES / 2 - 3
+            MAX_RESPONSE_VALUES / 2 - 3
         )));
         let err = decode::<crate::types::AgentTaskListResponse>(
             "listAgentTasks",
-            &list("{}", crate::MAX_RESPONSE_OBJECTS),
+            &list("{}", MAX_RESPONSE_OBJECTS),
             &HeaderMap::new(),
         )
         .unwrap_err();
