@@ -273,7 +273,8 @@ impl Simulator {
         self.shared.lock().faults.clear();
     }
 
-    /// The operation ids of the requests received so far, in order (faulted ones included).
+    /// The operation ids of the requests received so far, in order (faulted ones included;
+    /// not those refused for their path, 404, or their method, 405).
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
     }
