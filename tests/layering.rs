@@ -2,7 +2,8 @@
 //! that serve the others import none of the layers above them. Read from the source text:
 //! every `crate::name` path and every name in a `use crate::{...}` list, outside comments and
 //! `#[cfg(test)]` modules, with the crate root's re-exports (`crate::Client`, ...) resolved to
-//! the module that defines them. The CLI's modules (`cli/src/`) are held to the same: no
+//! the module that defines them. The files of `src/simulator/` are read the same way through
+//! `super::`, and import one way too. The CLI's modules (`cli/src/`) are held to the same: no
 //! cycle, and none reaches back into `main.rs`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -62,12 +63,12 @@ fn ident(text: &str) -> &str {
     &text[..end]
 }
 
-/// The names `code` takes from the crate root: `crate::a::..`, and `a`, `b` in
-/// `use crate::{a::.., b}`.
-fn imports(code: &str) -> BTreeSet<String> {
+/// The names `code` takes through `prefix` (`crate::` for the crate root): `crate::a::..`,
+/// and `a`, `b` in `use crate::{a::.., b}`.
+fn imports(code: &str, prefix: &str) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
-    for (at, _) in code.match_indices("crate::") {
-        let rest = &code[at + "crate::".len()..];
+    for (at, _) in code.match_indices(prefix) {
+        let rest = &code[at + prefix.len()..];
         if let Some(list) = rest.strip_prefix('{') {
             // The top-level items of the list (nested braces belong to an item).
             let mut depth = 0;
@@ -95,13 +96,10 @@ fn imports(code: &str) -> BTreeSet<String> {
     names
 }
 
-/// Module → the modules it imports.
-fn graph() -> BTreeMap<String, BTreeSet<String>> {
-    let mut modules = sources();
-    let root = code(&modules.remove("lib").expect("src/lib.rs"));
-    // `pub use module::{A, B}` / `pub use module::A` in the crate root, and `pub mod types`.
+/// Name → the module it comes from, for each `pub use module::{A, B}` / `pub use module::A`
+/// of `root`.
+fn reexports(root: &str) -> BTreeMap<String, String> {
     let mut reexports = BTreeMap::<String, String>::new();
-    reexports.insert("types".into(), "generated".into());
     for statement in root.split(';') {
         let Some(rest) = statement.trim().strip_prefix("pub use ") else {
             continue;
@@ -117,10 +115,19 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
             }
         }
     }
+    reexports
+}
+
+/// Module → the modules it imports.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let mut modules = sources();
+    let root = code(&modules.remove("lib").expect("src/lib.rs"));
+    let mut reexports = reexports(&root);
+    reexports.insert("types".into(), "generated".into());
     modules
         .iter()
         .map(|(module, text)| {
-            let deps = imports(&code(text))
+            let deps = imports(&code(text), "crate::")
                 .into_iter()
                 .map(|name| reexports.get(&name).cloned().unwrap_or(name))
                 .filter(|dep| dep != module)
@@ -130,54 +137,33 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-#[test]
-fn the_reading_of_imports_finds_lists_paths_and_reexports() {
-    let found = imports("use crate::{a::{b, c}, d, Error};\nlet x = crate::e::f();");
-    assert_eq!(
-        found,
-        ["Error", "a", "d", "e"]
-            .map(String::from)
-            .into_iter()
-            .collect()
-    );
-    let graph = graph();
-    assert!(graph["wait"].contains("client"), "{:?}", graph["wait"]);
-    assert!(graph["transport"].contains("operation"));
-    assert!(graph["client"].contains("transport"));
-}
-
-/// Module of `cli/src/` → the modules it imports. `main.rs` declares them all; a `crate::`
-/// name that is not a module is an item of `main.rs`, so it counts as importing `main`.
-fn cli_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/src");
-    let mut texts = BTreeMap::new();
-    for entry in std::fs::read_dir(&src).unwrap() {
+/// File of `src/simulator/` → the sibling files it imports through `super::`, with the
+/// re-exports of `mod.rs` resolved to the file that defines them. `mod.rs`, the public face
+/// that every file may lean on, is left out, as the crate root is above.
+fn simulator_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/simulator");
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "rs") {
-            let module = path.file_stem().unwrap().to_string_lossy().into_owned();
-            texts.insert(module, std::fs::read_to_string(&path).unwrap());
-        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        files.insert(name, code(&std::fs::read_to_string(&path).unwrap()));
     }
-    texts
+    let root = files.remove("mod").expect("src/simulator/mod.rs");
+    let reexports = reexports(&root);
+    files
         .iter()
-        .map(|(module, text)| {
-            let deps = imports(&code(text))
+        .map(|(file, text)| {
+            let deps = imports(text, "super::")
                 .into_iter()
-                .map(|name| {
-                    if texts.contains_key(&name) {
-                        name
-                    } else {
-                        "main".to_owned()
-                    }
-                })
-                .filter(|dep| dep != module)
+                .map(|name| reexports.get(&name).cloned().unwrap_or(name))
+                .filter(|dep| dep != file && files.contains_key(dep))
                 .collect();
-            (module.clone(), deps)
+            (file.clone(), deps)
         })
         .collect()
 }
 
-/// Every import cycle in `graph`, as `a -> b -> a`.
+/// Every import cycle of `graph`, as `a -> b -> a`.
 fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
     fn visit(
         graph: &BTreeMap<String, BTreeSet<String>>,
@@ -203,9 +189,79 @@ fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> Vec<String> {
 }
 
 #[test]
+fn the_reading_of_imports_finds_lists_paths_and_reexports() {
+    let found = imports(
+        "use crate::{a::{b, c}, d, Error};\nlet x = crate::e::f();",
+        "crate::",
+    );
+    assert_eq!(
+        found,
+        ["Error", "a", "d", "e"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+    let graph = graph();
+    assert!(graph["wait"].contains("client"), "{:?}", graph["wait"]);
+    assert!(graph["transport"].contains("operation"));
+    assert!(graph["client"].contains("transport"));
+
+    let simulator = simulator_graph();
+    assert!(simulator["server"].contains("faults"), "{simulator:?}");
+    assert!(simulator["server"].contains("handlers"), "{simulator:?}");
+    // `state` names `Fault` through the re-export in `mod.rs`.
+    assert!(simulator["state"].contains("faults"), "{simulator:?}");
+    let cycle = BTreeMap::from([
+        ("a".to_owned(), BTreeSet::from(["b".to_owned()])),
+        ("b".to_owned(), BTreeSet::from(["a".to_owned()])),
+    ]);
+    assert_eq!(cycles(&cycle), ["a -> b -> a", "b -> a -> b"]);
+}
+
+#[test]
 fn no_module_imports_one_that_imports_it_back() {
     let cycles = cycles(&graph());
     assert!(cycles.is_empty(), "import cycles: {cycles:#?}");
+}
+
+#[test]
+fn the_simulator_files_import_one_way() {
+    let cycles = cycles(&simulator_graph());
+    assert!(
+        cycles.is_empty(),
+        "import cycles in src/simulator/: {cycles:#?}"
+    );
+}
+
+/// Module of `cli/src/` → the modules it imports. `main.rs` declares them all; a `crate::`
+/// name that is not a module is an item of `main.rs`, so it counts as importing `main`.
+fn cli_graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/src");
+    let mut texts = BTreeMap::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+            texts.insert(module, std::fs::read_to_string(&path).unwrap());
+        }
+    }
+    texts
+        .iter()
+        .map(|(module, text)| {
+            let deps = imports(&code(text), "crate::")
+                .into_iter()
+                .map(|name| {
+                    if texts.contains_key(&name) {
+                        name
+                    } else {
+                        "main".to_owned()
+                    }
+                })
+                .filter(|dep| dep != module)
+                .collect();
+            (module.clone(), deps)
+        })
+        .collect()
 }
 
 #[test]

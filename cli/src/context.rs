@@ -65,15 +65,26 @@ impl Context {
     }
 }
 
-/// Parses `30m`, `90s`, `2h`, `1h 30m` (humantime's syntax) or a bare number of seconds.
+/// Parses `30m`, `90s`, `2h`, `1h 30m` (humantime's syntax) or a bare number of seconds, up
+/// to 100 years: a longer duration could overflow the clock it is added to (the simulator's
+/// `Schedule::LONGEST` is the same).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    const LONGEST: Duration = Duration::from_secs(3_155_760_000); // 100 years of 365.25 days
     let text = text.trim();
-    if let Ok(seconds) = text.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds)
-            .map_err(|_| format!("`{text}` is not a duration (a number of seconds from 0)"));
+    let duration = if let Ok(seconds) = text.parse::<f64>() {
+        Duration::try_from_secs_f64(seconds)
+            .map_err(|_| format!("`{text}` is not a duration (a number of seconds from 0)"))?
+    } else {
+        humantime::parse_duration(text)
+            .map_err(|e| format!("`{text}` is not a duration like 90s, 30m or 2h: {e}"))?
+    };
+    if duration > LONGEST {
+        return Err(format!(
+            "`{text}` is too long: a duration is at most 100 years ({} s)",
+            LONGEST.as_secs()
+        ));
     }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration like 90s, 30m or 2h: {e}"))
+    Ok(duration)
 }
 
 /// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
@@ -98,6 +109,15 @@ mod tests {
         assert_eq!(parse_duration("0.5"), Ok(Duration::from_millis(500)));
         for bad in ["", "soon", "-3", "3 parsecs", "NaN", "inf", "1e20"] {
             assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        // Durations that fit but would overflow the clock they are added to.
+        assert_eq!(
+            parse_duration("100y"),
+            Ok(Duration::from_secs(3_155_760_000))
+        );
+        for long in ["1e19", "101y", "18446744073709551615s"] {
+            let refused = parse_duration(long).unwrap_err();
+            assert!(refused.contains("at most 100 years"), "{long}: {refused}");
         }
     }
 }

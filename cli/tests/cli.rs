@@ -751,6 +751,8 @@ fn usage_errors_exit_2() {
         &["conversation", "A-1", "--follow", "--callable", "c"],
         &["agents", "create"],
         &["no-such-command"],
+        // Fits a Duration but would overflow the clock: refused, not a panic later.
+        &["simulate", "--running", "1e19"],
     ] {
         let ran = run(&mut sim.cmd(), args);
         assert_eq!(ran.code, Some(2), "{args:?}: {}", ran.stderr);

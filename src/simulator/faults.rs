@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use hyper::{header, StatusCode};
 
-use super::server::{plain, status_code, streamed, BodyError, Dropped, Reply};
+use super::reply::{plain, status_code, streamed, BodyError, Dropped, Reply};
 
 /// What a [`Fault`] does to a request.
 #[derive(Debug, Clone, PartialEq, Eq)]

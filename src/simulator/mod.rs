@@ -38,11 +38,21 @@
 //!   `{"success": false, "errors": ["Invalid argument"]}`, the wording on record for
 //!   QuantConnect (lean-cli issue #464).
 //! - Requests are routed by path through [`crate::operation`]: a path that is not in
-//!   `openapi.yaml` gets HTTP 404. An operation of the spec the simulator does not simulate
-//!   (an endpoint just added to the spec) answers HTTP 200 with `success: false` and an
-//!   error naming the operation and its path.
+//!   `openapi.yaml` gets HTTP 404, and a method other than POST on one that is gets HTTP 405
+//!   with `Allow: POST` (and does nothing). An operation of the spec the simulator does not
+//!   simulate (an endpoint just added to the spec) answers HTTP 200 with `success: false` and
+//!   an error naming the operation and its path.
 //! - The signature is checked as QuantConnect checks it: a wrong user id or hash, a missing
-//!   `Timestamp`, or a timestamp older than 7200 s gets HTTP 401 with `WWW-Authenticate`.
+//!   `Timestamp`, or a timestamp older than 7200 s ([`MAX_TIMESTAMP_AGE`]) gets HTTP 401 with
+//!   `WWW-Authenticate`; so does a timestamp more than 60 s ahead of the clock (the client's
+//!   clock tolerance), which would otherwise make a signature that never expires.
+//! - A request body over 1 MiB ([`MAX_BODY_BYTES`]) gets HTTP 413 and is not kept: a larger
+//!   `Content-Length` is refused before the body is read, a chunked body once it passes the
+//!   limit. A connection that sends no complete request head within 10 s
+//!   ([`HEADER_READ_TIMEOUT`]) of the server waiting for one, new or idle between requests,
+//!   is closed.
+//! - A [`Schedule`] whose `in_queue` or `running` is over [`Schedule::LONGEST`] (100 years)
+//!   is refused by [`SimulatorBuilder::start`]: past it the clock arithmetic could overflow.
 //! - [`Fault`]s make chosen operations slow, fail with a status, answer 429 with
 //!   `Retry-After`, return an HTML error page, or drop the connection, for resilience tests.
 //! - [`Simulator::requests`] lists the operations it received, in order.
@@ -52,12 +62,15 @@
 
 // The files: `state.rs` holds what the simulator knows (agents, tasks, deployments and
 // how a deployment's status follows from the schedule); `server.rs` the HTTP side (routing
-// by path through `crate::operation`, the signature check, the replies); `faults.rs` the
-// injected faults and how one is carried out; `handlers.rs` one function per operation,
-// listed in `HANDLERS`. This file holds the public API.
+// by path through `crate::operation`, the signature check, the body limit); `reply.rs` the
+// replies; `faults.rs` the injected faults and how one is carried out; `handlers.rs` one
+// function per operation, listed in `HANDLERS`. This file holds the public API. The files
+// import one way: server -> faults -> reply, server -> handlers -> state
+// (`tests/layering.rs` checks it).
 
 mod faults;
 mod handlers;
+mod reply;
 mod server;
 mod state;
 
@@ -81,6 +94,13 @@ pub const DEFAULT_AGENT_ID: i64 = 47;
 pub const MAX_TIMESTAMP_AGE: u64 = 7200;
 /// The error QuantConnect answers invalid arguments with.
 pub const INVALID_ARGUMENT: &str = "Invalid argument";
+/// The largest request body the simulator reads, in bytes (1 MiB); a larger one gets 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+/// How long a connection may take to send a complete request head, from when the server
+/// starts waiting for one (a new connection, or an idle one between requests), before it is
+/// closed: long enough for any client, short enough that half-open connections do not pile
+/// up.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How deployments move through their statuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,6 +112,27 @@ pub struct Schedule {
     pub running: Duration,
     /// `Some(error)` makes the first run end `Failed` with that `runtimeError`.
     pub failure: Option<String>,
+}
+
+impl Schedule {
+    /// The longest `in_queue` or `running` the simulator accepts: 100 years (of 365.25 days).
+    pub const LONGEST: Duration = Duration::from_secs(3_155_760_000);
+
+    /// Refuses a phase over [`Schedule::LONGEST`], which the clock could not add.
+    fn check(&self) -> Result<(), Error> {
+        for (name, phase) in [("in_queue", self.in_queue), ("running", self.running)] {
+            if phase > Self::LONGEST {
+                return Err(Error::Configuration {
+                    detail: format!(
+                        "the simulator's schedule has {name} = {phase:?}, over the longest it \
+                         accepts, {} s (100 years)",
+                        Self::LONGEST.as_secs()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 impl Default for Schedule {
@@ -135,8 +176,10 @@ impl SimulatorBuilder {
     /// Binds 127.0.0.1 on a port the OS picks and starts serving.
     ///
     /// # Errors
-    /// [`Error::Configuration`] when the port cannot be bound.
+    /// [`Error::Configuration`] when the schedule has a phase over [`Schedule::LONGEST`] or
+    /// the port cannot be bound.
     pub async fn start(self) -> Result<Simulator, Error> {
+        self.schedule.check()?;
         let listener =
             TcpListener::bind("127.0.0.1:0")
                 .await
@@ -230,7 +273,8 @@ impl Simulator {
         self.shared.lock().faults.clear();
     }
 
-    /// The operation ids of the requests received so far, in order (faulted ones included).
+    /// The operation ids of the requests received so far, in order (faulted ones included;
+    /// not those refused for their path, 404, or their method, 405).
     pub fn requests(&self) -> Vec<String> {
         self.shared.lock().requests.clone()
     }

@@ -1,21 +1,30 @@
 //! The HTTP side of the simulator: the hyper server on the listener, [`handle`] for each
-//! request (route by path through the spec's table, apply a fault, check the signature,
-//! answer through [`super::handlers`]), the reply helpers and the signature check.
+//! request (route by path through the spec's table and refuse other methods than POST,
+//! apply a fault, check the signature, read the body within its limit, answer through
+//! [`super::handlers`]) and the signature check.
 
 use std::{
-    fmt,
     sync::{atomic::Ordering, Arc},
     time::{SystemTime, UNIX_EPOCH},
 };
 
 use base64::Engine as _;
 use bytes::Bytes;
-use futures_util::StreamExt as _;
-use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
-use hyper::{body::Incoming, header, Request, Response, StatusCode};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::{
+    body::{Body as _, Incoming},
+    header, Method, Request, StatusCode,
+};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
-use super::{faults, handlers, state::Shared, FaultKind, MAX_TIMESTAMP_AGE};
+use super::{
+    faults, handlers,
+    reply::{plain, Dropped, Reply},
+    state::Shared,
+    FaultKind, HEADER_READ_TIMEOUT, MAX_BODY_BYTES, MAX_TIMESTAMP_AGE,
+};
+use crate::error::CLOCK_TOLERANCE;
 
 /// Accepts connections on `listener` and serves each on its own task, until aborted.
 pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
@@ -30,33 +39,20 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
                 let shared = shared.clone();
                 async move { handle(&shared, request).await }
             });
-            // An error here is a dropped connection, injected or the client's: nothing to do.
+            // An error here is a dropped connection, injected or the client's, or a request
+            // head not sent in time: nothing to do.
             let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
                 .await;
         });
     }
 }
 
-/// The error a streamed body may end with.
-pub(super) type BodyError = Box<dyn std::error::Error + Send + Sync>;
-/// What [`handle`] answers.
-pub(super) type Reply = Response<BoxBody<Bytes, BodyError>>;
-
-/// Why the connection is closed without an answer (an injected drop).
-#[derive(Debug)]
-pub(super) struct Dropped;
-
-impl fmt::Display for Dropped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("connection dropped by an injected fault")
-    }
-}
-
-impl std::error::Error for Dropped {}
-
-/// Answers one request: 404 for a path that is not in the spec; else the request is
-/// logged, its fault (if any) applied, its signature checked, and its operation answered.
+/// Answers one request: 404 for a path that is not in the spec, 405 for a method other
+/// than POST; else the request is logged, its fault (if any) applied, its signature
+/// checked, its body read (413 past [`MAX_BODY_BYTES`]) and its operation answered.
 async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dropped> {
     let path = request.uri().path().to_owned();
     let operation = path
@@ -69,6 +65,17 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
             format!("No route for {path}"),
         ));
     };
+    if request.method() != Method::POST {
+        let mut reply = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            format!("{} {path}: only POST is served", request.method()),
+        );
+        reply
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return Ok(reply);
+    }
     let fault = {
         let mut state = shared.lock();
         state.requests.push(operation.id.to_owned());
@@ -90,9 +97,16 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
         return Ok(reply);
     }
 
-    let body = match request.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => return Err(Dropped),
+    let body = match read_body(request.into_body()).await {
+        Ok(body) => body,
+        Err(BodyRefused::TooLarge) => {
+            return Ok(plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "text/plain",
+                format!("The request body is over {MAX_BODY_BYTES} bytes"),
+            ))
+        }
+        Err(BodyRefused::Broken) => return Err(Dropped),
     };
     let answer = {
         let mut state = shared.lock();
@@ -108,43 +122,26 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
     ))
 }
 
-/// The status `status` names, or 500 when it names none.
-pub(super) fn status_code(status: u16) -> StatusCode {
-    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+/// Why a request body was not read.
+enum BodyRefused {
+    /// It is, or says it is, over [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// The connection broke while it was read.
+    Broken,
 }
 
-/// A reply with this status, content type and whole body.
-pub(super) fn plain(status: StatusCode, content_type: &str, body: String) -> Reply {
-    let full = Full::new(Bytes::from(body)).map_err(|never| match never {});
-    let mut reply = Response::new(BodyExt::boxed(full));
-    *reply.status_mut() = status;
-    let content_type = header::HeaderValue::from_str(content_type)
-        .unwrap_or(header::HeaderValue::from_static("application/octet-stream"));
-    reply
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, content_type);
-    reply
-}
-
-/// A JSON reply whose body is `chunks`, sent as they come; `length` is announced in
-/// `Content-Length` when given.
-pub(super) fn streamed<S>(status: StatusCode, length: Option<u64>, chunks: S) -> Reply
-where
-    S: futures_util::Stream<Item = Result<Bytes, BodyError>> + Send + Sync + 'static,
-{
-    let body = StreamBody::new(chunks.map(|chunk| chunk.map(hyper::body::Frame::data)));
-    let mut reply = Response::new(BodyExt::boxed(body));
-    *reply.status_mut() = status;
-    reply.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    if let Some(length) = length {
-        reply
-            .headers_mut()
-            .insert(header::CONTENT_LENGTH, length.into());
+/// The whole body, at most [`MAX_BODY_BYTES`]: a larger `Content-Length` is refused before
+/// a byte is read, and a chunked body as soon as it passes the limit.
+async fn read_body(body: Incoming) -> Result<Bytes, BodyRefused> {
+    // Hyper's size hint is the announced Content-Length, exactly.
+    if body.size_hint().lower() > MAX_BODY_BYTES as u64 {
+        return Err(BodyRefused::TooLarge);
     }
-    reply
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(BodyRefused::TooLarge),
+        Err(_) => Err(BodyRefused::Broken),
+    }
 }
 
 /// Checks the `Timestamp` and `Authorization` headers as QuantConnect does; the error is
@@ -160,6 +157,11 @@ fn check_signature(shared: &Shared, headers: &header::HeaderMap) -> Result<(), &
         .map_or(0, |d| d.as_secs());
     if now.saturating_sub(timestamp) > MAX_TIMESTAMP_AGE {
         return Err("timestamp is too old for hash");
+    }
+    // A timestamp ahead of the clock would make a signature that never expires; the
+    // client corrects its clock past the same tolerance.
+    if timestamp.saturating_sub(now) > CLOCK_TOLERANCE.unsigned_abs() {
+        return Err("timestamp is in the future");
     }
     let given = headers
         .get(header::AUTHORIZATION)

@@ -73,6 +73,8 @@ impl Moment {
         }
     }
 
+    /// `d` later; `d` is at most two phases of the schedule, each at most
+    /// [`Schedule::LONGEST`] (checked at start), so the clocks cannot overflow.
     fn plus(self, d: Duration) -> Self {
         Moment {
             instant: self.instant + d,
