@@ -317,7 +317,9 @@ fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Strin
             ),
         });
     }
-    Ok(trimmed.to_owned())
+    // As the URL parser writes it (lowercase scheme and host, no default port), so that a
+    // request's URL, the base plus a path, is the URL its response comes from.
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The error a caller gets: a write that may have reached the server says that its outcome

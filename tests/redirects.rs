@@ -87,6 +87,15 @@ async fn no_redirect_is_followed_to_another_port_or_host_on_a_read_or_a_write() 
 }
 
 #[tokio::test]
+async fn a_base_url_spelled_unusually_is_no_redirect() {
+    let base = Canned::start("127.0.0.1", &ok(TASK)).await;
+    let spelled = format!("HTTP://{}/api/v2/", base.addr);
+    let client = client(&spelled);
+    assert_eq!(client.base_url(), base.base_url());
+    assert_eq!(client.read_agent_task(332).await.unwrap().id, Some(332));
+}
+
+#[tokio::test]
 async fn a_redirect_loop_sends_one_request() {
     let base = Canned::start(
         "127.0.0.1",
