@@ -3,7 +3,6 @@
 //! the supported API.
 
 use crate::{
-    error,
     operation::{for_each_operation, Operation},
     transport, Error,
 };
@@ -35,7 +34,9 @@ pub fn decode(selector: u16, body: &[u8]) -> Result<(), Error> {
     let (operation, decode_200) = OPERATIONS[usize::from(selector) % OPERATIONS.len()];
     let status = STATUSES[usize::from(selector >> 8) % STATUSES.len()];
     if status != 200 {
-        return Err(error::unexpected(operation, status, None, body));
+        return Err(transport::response::unexpected(
+            operation, status, None, body,
+        ));
     }
     decode_200(body)
 }

@@ -26,7 +26,15 @@
 use std::time::Duration;
 
 pub use crate::operation::OperationKind;
-use crate::{backoff::Backoff, Error};
+use tokio::sync::Semaphore;
+
+use crate::{
+    backoff::{random_unit, Backoff},
+    error::{self, TRANSIENT_STATUSES},
+    operation::Operation,
+    transport::Transport,
+    Error,
+};
 
 /// What went wrong with one attempt, as far as retrying is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,20 +65,19 @@ impl Failure {
             Error::Transport { .. } => Failure::Interrupted,
             Error::Timeout { .. } => Failure::TimedOut,
             Error::UnexpectedStatus {
-                status: status @ (429 | 502 | 503 | 504),
+                status,
                 retry_after,
                 ..
-            } => Failure::Overloaded {
+            } if TRANSIENT_STATUSES.contains(status) => Failure::Overloaded {
                 status: *status,
                 retry_after: *retry_after,
             },
-            Error::Api {
-                status: status @ (429 | 502 | 503 | 504),
-                ..
-            } => Failure::Overloaded {
-                status: *status,
-                retry_after: None,
-            },
+            Error::Api { status, .. } if TRANSIENT_STATUSES.contains(status) => {
+                Failure::Overloaded {
+                    status: *status,
+                    retry_after: None,
+                }
+            }
             _ => Failure::Final,
         }
     }
@@ -165,6 +172,121 @@ impl RetryPolicy {
                 OperationKind::Write,
             )
             | (Failure::Final, _) => None,
+        }
+    }
+}
+
+/// A deadline that never comes, for a request timeout too long to add to the clock: thirty
+/// years, tokio's own "far future".
+const NEVER: Duration = Duration::from_secs(30 * 365 * 24 * 60 * 60);
+
+/// The error a caller gets: a write that may have reached the server says that its outcome
+/// is unknown.
+fn finish(kind: OperationKind, failure: Failure, error: Error) -> Error {
+    let maybe_sent = matches!(failure, Failure::TimedOut | Failure::Interrupted)
+        || matches!(
+            error,
+            Error::ResponseTooLarge { .. }
+                | Error::ResponseTooComplex { .. }
+                | Error::Redirect { .. }
+        );
+    match (kind, error) {
+        (OperationKind::Write, error) if maybe_sent => Error::OutcomeUnknown {
+            operation: error.operation().unwrap_or("request"),
+            source: Box::new(error),
+        },
+        (_, error) => error,
+    }
+}
+
+/// The attempts of one operation, and how many there were, all within one deadline:
+/// the request timeout, counted from the call's start. Each attempt gets what remains
+/// of it; a retry whose delay would reach the deadline is not made (the call ends with
+/// the last error), and one that is running when the deadline comes is cut off
+/// ([`Error::Timeout`]).
+pub(crate) async fn attempts<O: Operation>(
+    transport: &Transport,
+    in_flight: &Semaphore,
+    policy: &RetryPolicy,
+    request_timeout: Duration,
+    body: &O,
+) -> (Result<Box<O::Response>, Error>, u32) {
+    let operation = O::ID;
+    let kind = O::KIND;
+    let started = tokio::time::Instant::now();
+    // A timeout too long to add to the clock (`Duration::MAX` for "none") is a deadline
+    // that never comes.
+    let deadline = started
+        .checked_add(request_timeout)
+        .unwrap_or_else(|| started + NEVER);
+    let timed_out = |attempts: u32| Error::Timeout {
+        operation,
+        limit: request_timeout,
+        elapsed: started.elapsed(),
+        attempts,
+    };
+    let mut attempt = 0u32;
+    let mut clock_corrected = false;
+    loop {
+        attempt += 1;
+        // A turn among the client's requests in flight; waiting for one counts.
+        let permit = match in_flight.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                match tokio::time::timeout_at(deadline, in_flight.acquire()).await {
+                    Ok(permit) => permit.expect("the semaphore is never closed"),
+                    // Nothing was sent in this attempt.
+                    Err(_) => return (Err(timed_out(attempt - 1)), attempt - 1),
+                }
+            }
+        };
+        let outcome = match tokio::time::timeout_at(deadline, transport.send(body)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(timed_out(attempt)),
+        };
+        drop(permit);
+        let error = match outcome {
+            Ok(body) => return (Ok(body), attempt),
+            Err(error) => error,
+        };
+        tracing::debug!(attempt, status = error.status(), error = %error, "attempt failed");
+        let failure = Failure::of(&error);
+        let delay = match &error {
+            // The signature was refused, so nothing happened: safe to resend, once, with
+            // the server's clock.
+            Error::Authentication {
+                clock_offset: Some(offset),
+                ..
+            } if (offset - transport.clock_offset()).abs() > error::CLOCK_TOLERANCE
+                && offset.abs() <= error::MAX_CLOCK_CORRECTION
+                && !clock_corrected =>
+            {
+                tracing::warn!(
+                    offset_seconds = offset,
+                    "this machine's clock is off the server's; correcting signatures"
+                );
+                // The server's clock against this machine's own: the whole offset.
+                transport.set_clock_offset(*offset);
+                clock_corrected = true;
+                Some(std::time::Duration::ZERO)
+            }
+            _ => policy.delay(kind, failure, attempt, random_unit()),
+        };
+        match delay {
+            // No retry that the deadline would cut off before it is even sent.
+            Some(delay)
+                if delay < deadline.saturating_duration_since(tokio::time::Instant::now()) =>
+            {
+                tokio::time::sleep(delay).await
+            }
+            Some(delay) => {
+                tracing::debug!(
+                    delay_ms = delay.as_millis() as u64,
+                    "no retry: the request timeout would run out first"
+                );
+                return (Err(finish(kind, failure, error)), attempt);
+            }
+            None => return (Err(finish(kind, failure, error)), attempt),
         }
     }
 }
