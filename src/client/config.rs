@@ -30,7 +30,7 @@ pub struct ClientBuilder {
 
 impl ClientBuilder {
     /// The API's base URL, `/api/v2` included: [`DEFAULT_BASE_URL`] unless set, or
-    /// [`BETA_BASE_URL`], or a local server such as `http://localhost:5612/api/v2`.
+    /// [`BETA_BASE_URL`](super::BETA_BASE_URL), or a local server such as `http://localhost:5612/api/v2`.
     pub fn base_url(mut self, base_url: impl Into<String>) -> Self {
         self.base_url = base_url.into();
         self

@@ -1,0 +1,338 @@
+//! [`ConversationFollower`]: the conversation's messages, each once it has settled, while
+//! the deployment runs.
+
+use std::{
+    collections::{HashSet, VecDeque},
+    future::Future,
+    time::Duration,
+};
+
+use futures_util::Stream;
+use tokio::time::{sleep, Instant};
+
+use super::{before, exceeded_max_wait, Backoff, WaitError, DEFAULT_MAX_WAIT};
+use crate::{
+    backoff::random_unit,
+    types::{AgentConversationMessage, AgentDeployment},
+    Client, DeploymentStatus, Error,
+};
+
+/// Follows a deployment's conversation. Made by [`Client::follow_conversation`]; turn it
+/// into a stream with [`stream`](Self::stream).
+#[must_use = "a follower does nothing until streamed"]
+#[derive(Debug)]
+pub struct ConversationFollower<'a> {
+    client: &'a Client,
+    deployment_id: String,
+    max_wait: Duration,
+    backoff: Backoff,
+}
+
+impl<'a> ConversationFollower<'a> {
+    pub(super) fn new(client: &'a Client, deployment_id: String) -> Self {
+        ConversationFollower {
+            client,
+            deployment_id,
+            max_wait: DEFAULT_MAX_WAIT,
+            backoff: Backoff::default(),
+        }
+    }
+
+    /// How long to follow at most ([`DEFAULT_MAX_WAIT`] unless set); past it the stream
+    /// yields [`WaitError::ExceededMaxWait`] and ends.
+    pub fn max_wait(mut self, max_wait: Duration) -> Self {
+        self.max_wait = max_wait;
+        self
+    }
+
+    /// The polling schedule ([`Backoff::default`] unless set).
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    /// The conversation's messages, each once, in order, as they appear.
+    ///
+    /// Each round reads the deployment, then its conversation
+    /// (`/agents/deployments/conversation/read`), and yields the messages whose ids it has
+    /// not yielded yet. While the deployment is active the newest message is held back,
+    /// because the agent may still be writing it; once a round finds the deployment ended,
+    /// its conversation read is the final one: the rest is yielded and the stream ends.
+    /// A request that fails for good is yielded as an error and ends the stream; transient
+    /// failures are retried on the schedule.
+    pub fn stream(
+        self,
+    ) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>> + Send + 'a {
+        let ConversationFollower {
+            client,
+            deployment_id,
+            max_wait,
+            backoff,
+        } = self;
+        let id = deployment_id.clone();
+        let read_deployment = move || {
+            let id = id.clone();
+            async move { client.read_agent_deployment(&id).await }
+        };
+        let id = deployment_id.clone();
+        let read_conversation = move || {
+            let id = id.clone();
+            async move {
+                client
+                    .read_agent_conversation(&id)
+                    .await
+                    .map(|c| c.messages)
+            }
+        };
+        follow(
+            deployment_id,
+            read_deployment,
+            read_conversation,
+            max_wait,
+            backoff,
+            random_unit,
+        )
+    }
+}
+
+struct Follow<D, C, U> {
+    deployment_id: String,
+    read_deployment: D,
+    read_conversation: C,
+    unit: U,
+    backoff: Backoff,
+    max_wait: Duration,
+    start: Option<Instant>,
+    delays: u32,
+    polls: u32,
+    seen: HashSet<String>,
+    ready: VecDeque<AgentConversationMessage>,
+    done: bool,
+}
+
+/// The follower's loop, with its reads and clock draws passed in.
+pub(crate) fn follow<D, DF, C, CF, U>(
+    deployment_id: String,
+    read_deployment: D,
+    read_conversation: C,
+    max_wait: Duration,
+    backoff: Backoff,
+    unit: U,
+) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>>
+where
+    D: FnMut() -> DF,
+    DF: Future<Output = Result<AgentDeployment, Error>>,
+    C: FnMut() -> CF,
+    CF: Future<Output = Result<Vec<AgentConversationMessage>, Error>>,
+    U: FnMut() -> f64,
+{
+    let state = Follow {
+        deployment_id,
+        read_deployment,
+        read_conversation,
+        unit,
+        backoff,
+        max_wait,
+        start: None,
+        delays: 0,
+        polls: 0,
+        seen: HashSet::new(),
+        ready: VecDeque::new(),
+        done: false,
+    };
+    futures_util::stream::unfold(state, |mut st| async move {
+        loop {
+            if let Some(message) = st.ready.pop_front() {
+                return Some((Ok(message), st));
+            }
+            if st.done {
+                return None;
+            }
+            let start = *st.start.get_or_insert_with(Instant::now);
+            if st.polls > 0 {
+                let now = Instant::now();
+                let deadline = start.checked_add(st.max_wait);
+                if deadline.is_some_and(|d| now >= d) {
+                    st.done = true;
+                    let error = exceeded_max_wait(
+                        &st.deployment_id,
+                        st.max_wait,
+                        now - start,
+                        st.polls,
+                        None,
+                        None,
+                    );
+                    return Some((Err(error), st));
+                }
+                let remaining = deadline.map_or(Duration::MAX, |d| d - now);
+                let delay = st.backoff.delay(st.delays, (st.unit)()).min(remaining);
+                st.delays = st.delays.saturating_add(1);
+                sleep(delay).await;
+            }
+            st.polls += 1;
+            // The maximum wait bounds the reads in flight too: one cut off by it ends the
+            // stream at the check above.
+            let deadline = start.checked_add(st.max_wait);
+            let Some(read) = before(deadline, (st.read_deployment)()).await else {
+                continue;
+            };
+            let ended = match read {
+                Ok(deployment) => deployment
+                    .status
+                    .as_ref()
+                    .is_some_and(DeploymentStatus::is_terminal),
+                Err(error) if error.is_transient() => continue,
+                Err(error) => {
+                    st.done = true;
+                    return Some((Err(error.into()), st));
+                }
+            };
+            let Some(read) = before(deadline, (st.read_conversation)()).await else {
+                continue;
+            };
+            let messages = match read {
+                Ok(messages) => messages,
+                Err(error) if error.is_transient() => continue,
+                Err(error) => {
+                    st.done = true;
+                    return Some((Err(error.into()), st));
+                }
+            };
+            let settled = if ended {
+                messages.len()
+            } else {
+                messages.len().saturating_sub(1)
+            };
+            for (index, message) in messages.into_iter().enumerate().take(settled) {
+                let key = message.id.clone().unwrap_or_else(|| format!("#{index}"));
+                if st.seen.insert(key) {
+                    st.ready.push_back(message);
+                }
+            }
+            st.done = ended;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+    use crate::wait::fakes::{fake, Answer, ID};
+
+    fn message(id: &str, text: &str) -> AgentConversationMessage {
+        AgentConversationMessage {
+            id: Some(id.to_owned()),
+            role: Some("assistant".to_owned()),
+            parts: vec![crate::types::AgentConversationMessagePart {
+                type_: Some("text".to_owned()),
+                text: Some(text.to_owned()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_follower_yields_each_message_once_and_ends_after_the_deployment() {
+        let (read_deployment, reads) = fake(&[
+            (0.0, Answer::Status("Running")),
+            (5.0, Answer::Http(503)),
+            (6.0, Answer::Status("Running")),
+            (20.0, Answer::Status("Completed")),
+        ]);
+        let start = Instant::now();
+        // The conversation grows: one message at 0 s, two at 2 s, the second one still
+        // being written until 8 s, three at 12 s.
+        let read_conversation = move || {
+            let at = start.elapsed().as_secs_f64();
+            let mut messages = vec![message("m1", "Hello")];
+            if at >= 2.0 {
+                messages.push(message(
+                    "m2",
+                    if at >= 8.0 {
+                        "Working on it, done."
+                    } else {
+                        "Working on"
+                    },
+                ));
+            }
+            if at >= 12.0 {
+                messages.push(message("m3", "Backtest complete."));
+            }
+            std::future::ready(Ok(messages))
+        };
+        let stream = follow(
+            ID.to_owned(),
+            read_deployment,
+            read_conversation,
+            DEFAULT_MAX_WAIT,
+            Backoff::default(),
+            || 1.0,
+        );
+        let mut stream = std::pin::pin!(stream);
+        let mut got = Vec::new();
+        while let Some(item) = stream.next().await {
+            let m = item.expect("no error");
+            got.push((
+                m.id.clone().unwrap(),
+                m.parts[0].text.clone().unwrap(),
+                start.elapsed().as_secs(),
+            ));
+        }
+        let texts: Vec<_> = got
+            .iter()
+            .map(|(id, text, _)| (id.as_str(), text.as_str()))
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                ("m1", "Hello"),
+                ("m2", "Working on it, done."),
+                ("m3", "Backtest complete.")
+            ],
+            "each once, the one being written held back until it is settled"
+        );
+        // Reads at 0, 1, 3, 7 (503: no conversation read), 15, 25 (Completed: final).
+        assert_eq!(*reads.borrow(), [0.0, 1.0, 3.0, 7.0, 15.0, 25.0]);
+        assert_eq!(got.last().unwrap().2, 25);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_follower_ends_with_an_error_when_a_read_fails_for_good() {
+        let (read_deployment, _) =
+            fake(&[(0.0, Answer::Status("Running")), (2.0, Answer::Refused)]);
+        let read_conversation =
+            || std::future::ready(Ok(vec![message("m1", "a"), message("m2", "b")]));
+        let stream = follow(
+            ID.to_owned(),
+            read_deployment,
+            read_conversation,
+            DEFAULT_MAX_WAIT,
+            Backoff::default(),
+            || 1.0,
+        );
+        let items: Vec<_> = stream.collect().await;
+        assert_eq!(items.len(), 2, "m1, then the error");
+        assert_eq!(items[0].as_ref().unwrap().id.as_deref(), Some("m1"));
+        assert!(matches!(items[1], Err(WaitError::Request(_))));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_follower_gives_up_at_its_max_wait() {
+        let (read_deployment, _) = fake(&[(0.0, Answer::Status("Running"))]);
+        let read_conversation = || std::future::ready(Ok(Vec::new()));
+        let stream = follow(
+            ID.to_owned(),
+            read_deployment,
+            read_conversation,
+            Duration::from_secs(30),
+            Backoff::default(),
+            || 1.0,
+        );
+        let items: Vec<_> = stream.collect().await;
+        assert_eq!(items.len(), 1);
+        assert!(matches!(items[0], Err(WaitError::ExceededMaxWait { .. })));
+    }
+}
