@@ -1,12 +1,7 @@
-//! What the simulator does for each operation: one function per operation id of
-//! `openapi.yaml`, listed in [`HANDLERS`], and [`answer`], which picks the function for a
-//! request the server has routed, authenticated and let through its faults.
-//!
-//! A handler decodes the body as the operation's generated request type, changes the
-//! [`State`] as the request asks, and answers with the generated response models in
-//! QuantConnect's envelope; invalid arguments and unknown ids get [`INVALID_ARGUMENT`]. An
-//! operation of the spec without a handler gets an error naming it instead (the test
-//! `every_operation_of_the_spec_has_a_handler` fails first).
+//! What the simulator does for each operation: one function per operation id, listed in
+//! [`HANDLERS`], each decoding the generated request type, changing the [`State`] and
+//! answering with the generated models in QuantConnect's envelope (invalid arguments and
+//! unknown ids get [`INVALID_ARGUMENT`]); [`answer`] picks the function for a request.
 
 use serde_json::{json, Value};
 

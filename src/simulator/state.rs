@@ -9,7 +9,7 @@ use std::{
     collections::BTreeMap,
     hash::{BuildHasher, RandomState},
     sync::{atomic::AtomicUsize, Mutex, MutexGuard},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, SystemTime},
 };
 
 use serde_json::json;
@@ -356,29 +356,15 @@ pub(super) fn random_hex(count: usize) -> String {
 
 /// QuantConnect's timestamp format, `YYYY-MM-DD HH:MM:SS` (UTC).
 fn timestamp(at: SystemTime) -> String {
-    let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let days = (secs / 86_400) as i64;
-    let rem = secs % 86_400;
-    // Howard Hinnant's civil-from-days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    // RFC 3339 (`2026-05-06T19:09:52Z`) is QuantConnect's format with a `T` and a `Z`.
+    let rfc3339 = humantime::format_rfc3339_seconds(at).to_string();
+    rfc3339.trim_end_matches('Z').replacen('T', " ", 1)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
 
     #[test]
