@@ -25,8 +25,8 @@ pub const OPEN_ENUMS: &[(&str, &str)] = &[
 ];
 
 /// Generated types whose `Debug` would show a secret, and the hand-written types in
-/// `src/models.rs` that replace them.
-pub const REDACTED_MODELS: &[(&str, &str)] = &[("AgentToken", "crate::models::AgentToken")];
+/// `src/redacted.rs` that replace them.
+pub const REDACTED_MODELS: &[(&str, &str)] = &[("AgentToken", "crate::redacted::AgentToken")];
 
 /// The operation extension that marks an operation safe to send twice (a read). An
 /// operation without it is a write, never resent once it may have arrived.

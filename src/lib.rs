@@ -5,7 +5,7 @@
 // The way through the code is one way: the generated types and `operation` (what the spec
 // says about each operation) → `transport` (one attempt: sign, send, read the bounded body,
 // map the envelope) → `client` (retries, deadline, methods) → `wait`. `auth`, `error`,
-// `backoff`, `enums` and `models` serve them and import none of them.
+// `backoff`, `enums` and `redacted` serve them and import none of them.
 pub mod auth;
 mod backoff;
 mod client;
@@ -14,8 +14,8 @@ pub mod error;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 mod generated;
-pub mod models;
 pub mod operation;
+mod redacted;
 pub mod retry;
 #[cfg(feature = "simulator")]
 pub mod simulator;
@@ -44,4 +44,5 @@ pub use transport::{MAX_RESPONSE_OBJECTS, MAX_RESPONSE_VALUES};
 /// implements [`Operation`], so [`Client::send`] sends it.
 pub mod types {
     pub use crate::generated::types::*;
+    pub use crate::redacted::AgentToken;
 }

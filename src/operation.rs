@@ -35,22 +35,6 @@ pub enum OperationKind {
     Write,
 }
 
-impl OperationKind {
-    /// The kind of a QuantConnect operation id; an id this crate does not know counts as a
-    /// write, the safe assumption.
-    ///
-    /// ```
-    /// use quantconnect_agents::operation::OperationKind;
-    ///
-    /// assert_eq!(OperationKind::of("readAgentTask"), OperationKind::Read);
-    /// assert_eq!(OperationKind::of("createAgentDeployment"), OperationKind::Write);
-    /// assert_eq!(OperationKind::of("somethingNew"), OperationKind::Write);
-    /// ```
-    pub fn of(operation: &str) -> OperationKind {
-        find(operation).map_or(OperationKind::Write, |op| op.kind)
-    }
-}
-
 /// An operation's request type, and what the spec says about its operation. Implemented,
 /// by `build.rs`, for the request type of every operation in `openapi.yaml`; sealed.
 pub trait Operation: Serialize + sealed::Sealed {

@@ -520,7 +520,7 @@ async fn reads_are_retried_on_overload_and_writes_are_not() {
             })
             .await;
         let err = (op.call)(&client_with(&server, retry)).await.unwrap_err();
-        let expected = match OperationKind::of(op.id) {
+        let expected = match quantconnect_agents::operation::find(op.id).unwrap().kind {
             OperationKind::Read => 3,
             OperationKind::Write => 1,
         };

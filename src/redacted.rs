@@ -1,5 +1,5 @@
-//! Hand-written models that replace generated ones where the generated `Debug` would show a
-//! secret (see `build/codegen.rs`).
+//! Models written by hand where the generated `Debug` would show a secret (see
+//! `build/codegen.rs`); they are part of [`crate::types`].
 
 use std::fmt;
 
