@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Where the named methods live.
-pub const CLIENT_FILE: &str = "src/client.rs";
+pub const CLIENT_FILE: &str = "src/client/mod.rs";
 /// Where the simulator's handlers are listed, one `("operationId", handler)` a line.
 pub const SIMULATOR_FILE: &str = "src/simulator/handlers.rs";
 /// Where every operation's exact request is pinned.
