@@ -1,9 +1,6 @@
 //! Builds against quantconnect-agents as a dependency and calls it: `authenticate` and
 //! `read_agent_task` against a one-shot HTTP server on 127.0.0.1.
 
-#[path = "../../support/one_shot.rs"]
-mod one_shot;
-
 use quantconnect_agents::{Client, Credentials, DeploymentStatus};
 use tokio::net::TcpListener;
 

@@ -2,9 +2,6 @@
 //! copy it builds against (see `Cargo.toml`): with `Client::send` against a one-shot HTTP
 //! server on 127.0.0.1, and against the simulator, which has no handler for it.
 
-#[path = "../../support/one_shot.rs"]
-mod one_shot;
-
 use quantconnect_agents::{
     operation::OperationKind, simulator::Simulator, types, Client, Credentials, Error, Operation,
 };

@@ -1,6 +1,6 @@
 //! A one-request HTTP/1.1 server on a socket, for the crates outside the workspace that
 //! call quantconnect-agents as users do (`tests/consumer`, `tests/new-endpoint`), which
-//! have no test framework of their own. Included by path.
+//! have no test framework of their own.
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
