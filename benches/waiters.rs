@@ -19,9 +19,10 @@ use std::{
 };
 
 use quantconnect_agents::{
+    fuzzing::poll_until_ended,
     simulator::{Schedule, Simulator},
     types::AgentDeployment,
-    wait::{poll_until_ended, Backoff, DEFAULT_MAX_WAIT},
+    wait::{Backoff, DEFAULT_MAX_WAIT},
     DeploymentStatus,
 };
 

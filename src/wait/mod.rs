@@ -20,11 +20,11 @@ pub use crate::backoff::Backoff;
 use crate::{types::AgentDeployment, Client, DeploymentStatus, Error};
 
 mod follower;
-mod waiter;
+pub(crate) mod waiter;
 
 pub use follower::ConversationFollower;
+pub use waiter::DeploymentWaiter;
 use waiter::Target;
-pub use waiter::{poll_until_ended, DeploymentWaiter};
 
 /// How long a waiter waits by default before giving up: two hours.
 pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(2 * 60 * 60);

@@ -166,8 +166,8 @@ impl<'a> IntoFuture for DeploymentWaiter<'a> {
 }
 
 /// The waiting loop behind [`Client::wait_for_deployment`], with its reads, jitter draws
-/// (`unit`, uniform in [0, 1]) and status callback passed in: for another transport, or to
-/// simulate a schedule (the benchmarks run it in paused tokio time against a fake).
+/// (`unit`, uniform in [0, 1]) and status callback passed in, so that the waiter bench can
+/// run it in paused tokio time against a fake (as `quantconnect_agents::fuzzing::poll_until_ended`).
 ///
 /// `first` is a deployment already in hand (the one `createAgentDeployment` returned): it
 /// stands for the first read, so the first request goes out after the first delay.
