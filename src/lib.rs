@@ -5,10 +5,11 @@
 // The way through the code is one way: the generated types and `operation` (what the spec
 // says about each operation) → `transport` (one attempt: sign, send, read the bounded body,
 // map the envelope) → `client` (retries, deadline, methods) → `wait`. `auth`, `error`,
-// `backoff`, `enums` and `redacted` serve them and import none of them.
+// `backoff`, `duration`, `enums` and `redacted` serve them and import none of them.
 pub mod auth;
 mod backoff;
 mod client;
+pub mod duration;
 pub mod enums;
 pub mod error;
 #[cfg(feature = "fuzzing")]

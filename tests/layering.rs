@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The modules every other module may lean on, and which lean on no layer above them.
-const SERVING: &[&str] = &["auth", "backoff", "enums", "error", "redacted"];
+const SERVING: &[&str] = &["auth", "backoff", "duration", "enums", "error", "redacted"];
 /// The layers, lowest first: each may import those before it, never one after it.
 const LAYERS: &[&str] = &["operation", "transport", "retry", "client", "wait"];
 

@@ -297,7 +297,8 @@ impl Client {
     ///   `~/.lean/credentials` (see [`Credentials::from_env`]);
     /// - base URL: `QC_API_URL`, else [`DEFAULT_BASE_URL`];
     /// - organization: `QC_ORGANIZATION_ID`, if set;
-    /// - request timeout: `QC_REQUEST_TIMEOUT` in seconds, else [`DEFAULT_TIMEOUT`].
+    /// - request timeout: `QC_REQUEST_TIMEOUT` (`90`, `90s`, `2m`, `1h30m`: see
+    ///   [`duration::parse`](crate::duration::parse)), else [`DEFAULT_TIMEOUT`].
     ///
     /// # Errors
     /// [`Error::MissingCredentials`] or [`Error::CredentialsFile`] when no credentials can be
@@ -311,17 +312,10 @@ impl Client {
             builder = builder.organization_id(organization_id);
         }
         if let Some(timeout) = non_empty_var(REQUEST_TIMEOUT_VAR) {
-            let seconds = timeout
-                .parse::<f64>()
-                .ok()
-                .filter(|s| *s > 0.0)
-                .and_then(|s| Duration::try_from_secs_f64(s).ok())
-                .ok_or_else(|| Error::Configuration {
-                    detail: format!(
-                        "{REQUEST_TIMEOUT_VAR} `{timeout}` is not a positive number of seconds"
-                    ),
-                })?;
-            builder = builder.request_timeout(seconds);
+            let timeout = crate::duration::parse(&timeout).map_err(|why| Error::Configuration {
+                detail: format!("{REQUEST_TIMEOUT_VAR}: {why}"),
+            })?;
+            builder = builder.request_timeout(timeout);
         }
         builder.build()
     }
