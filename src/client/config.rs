@@ -26,6 +26,7 @@ pub struct ClientBuilder {
     allow_insecure_http: bool,
     proxy_from_env: bool,
     root_certificates: Vec<reqwest::Certificate>,
+    keep_alive: Option<super::KeepAlive>,
 }
 
 impl ClientBuilder {
@@ -131,6 +132,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps `value` alive as long as the client or a clone lives (the simulator's server).
+    #[cfg_attr(not(feature = "simulator"), allow(dead_code))]
+    pub(crate) fn keep_alive(mut self, value: super::KeepAlive) -> Self {
+        self.keep_alive = Some(value);
+        self
+    }
+
     /// The client.
     ///
     /// # Errors
@@ -168,6 +176,7 @@ impl ClientBuilder {
             retry: self.retry,
             request_timeout: self.request_timeout,
             in_flight,
+            _keep_alive: self.keep_alive,
         })
     }
 }
@@ -288,6 +297,7 @@ impl Client {
             allow_insecure_http: false,
             proxy_from_env: true,
             root_certificates: Vec::new(),
+            keep_alive: None,
         }
     }
 

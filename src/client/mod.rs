@@ -67,7 +67,12 @@ pub struct Client {
     retry: RetryPolicy,
     request_timeout: Duration,
     in_flight: Arc<Semaphore>,
+    /// What the client keeps alive: the simulator that made it, if one did.
+    _keep_alive: Option<KeepAlive>,
 }
+
+/// Something a client keeps alive as long as it (or a clone) lives.
+type KeepAlive = Arc<dyn std::any::Any + Send + Sync>;
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -194,7 +194,10 @@ impl SimulatorBuilder {
             .unwrap_or_else(|| Credentials::new("123456", format!("simulator-{}", random_hex(16))));
         let organization_id = self.organization_id.unwrap_or_else(|| random_hex(32));
         let shared = Arc::new(Shared::new(credentials, organization_id, self.schedule));
-        let server = tokio::spawn(server::serve(listener, shared.clone()));
+        let server = Arc::new(Server(tokio::spawn(server::serve(
+            listener,
+            shared.clone(),
+        ))));
         Ok(Simulator {
             addr,
             shared,
@@ -203,11 +206,20 @@ impl SimulatorBuilder {
     }
 }
 
-/// A running simulator. Dropping it stops the server.
+/// A running simulator. It serves until this handle and every client it made are dropped.
 pub struct Simulator {
     addr: SocketAddr,
     shared: Arc<Shared>,
-    server: JoinHandle<()>,
+    server: Arc<Server>,
+}
+
+/// The server's task, stopped when the last of the handle and its clients lets go of it.
+struct Server(JoinHandle<()>);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl fmt::Debug for Simulator {
@@ -216,12 +228,6 @@ impl fmt::Debug for Simulator {
             .field("base_url", &self.base_url())
             .field("organization_id", &self.shared.organization_id)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for Simulator {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
@@ -254,11 +260,14 @@ impl Simulator {
         &self.shared.organization_id
     }
 
-    /// A client pointed at the simulator, with its credentials and organization.
+    /// A client pointed at the simulator, with its credentials and organization. It keeps
+    /// the simulator serving (as do its clones) after this handle is dropped, so
+    /// `Simulator::start().await?.client()` is a client that works.
     pub fn client(&self) -> Client {
         Client::builder(self.shared.credentials.clone())
             .base_url(self.base_url())
             .organization_id(self.shared.organization_id.clone())
+            .keep_alive(self.server.clone())
             .build()
             .expect("the simulator's base URL is valid")
     }
@@ -282,5 +291,21 @@ impl Simulator {
     /// How many TCP connections it has accepted so far.
     pub fn connections_accepted(&self) -> usize {
         self.shared.connections.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_keeps_its_simulator_serving_after_the_handle_is_dropped() {
+        let client = Simulator::start().await.unwrap().client();
+        let clone = client.clone();
+        drop(client);
+        clone
+            .authenticate()
+            .await
+            .expect("the simulator still serves");
     }
 }
