@@ -77,12 +77,12 @@ async fn run() -> Result<(), String> {
 
     let name = "Print Hello World Message";
     let task = client
-        .create_agent_task(|t| {
-            t.agent_id(agent_id)
-                .name(name)
-                .prompt("Write an algorithm that buys and holds SPY and prints Hello World.")
-                .project_preference(ProjectPreference::ProjectForTask)
-        })
+        .create_agent_task(
+            agent_id,
+            name,
+            "Write an algorithm that buys and holds SPY and prints Hello World.",
+            ProjectPreference::ProjectForTask,
+        )
         .await
         .map_err(e)?;
     let task_id = task.id.ok_or("the created task has no id")?;

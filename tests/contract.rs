@@ -104,14 +104,12 @@ fn ops() -> Vec<Op> {
             payload: Some("task"),
             call: |c| {
                 Box::pin(async move {
-                    c.create_agent_task(|t| {
-                        t.agent_id(47)
-                            .name("Print Hello World Message")
-                            .prompt(
-                                "Write an algorithm that buys and holds SPY and prints Hello World.",
-                            )
-                            .project_preference(ProjectPreference::ProjectForTask)
-                    })
+                    c.create_agent_task(
+                        47,
+                        "Print Hello World Message",
+                        "Write an algorithm that buys and holds SPY and prints Hello World.",
+                        ProjectPreference::ProjectForTask,
+                    )
                     .await
                     .map(to_json)
                 })
@@ -781,12 +779,7 @@ async fn calls_that_need_an_organization_say_so_without_sending_anything() {
     );
     assert!(err.to_string().contains("QC_ORGANIZATION_ID"));
     let err = client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("x")
-                .prompt("y")
-                .project_preference(ProjectPreference::ProjectForTask)
-        })
+        .create_agent_task(47, "x", "y", ProjectPreference::ProjectForTask)
         .await
         .unwrap_err();
     assert!(
@@ -818,12 +811,12 @@ async fn a_request_missing_a_required_field_is_refused_before_sending() {
         })
         .await;
     let err = client(&server)
-        .create_agent_task(|t| t.agent_id(47).name("no prompt"))
+        .create_agent(|a| a.description(Some("no name".to_owned())))
         .await
         .unwrap_err();
     match &err {
         Error::InvalidRequest {
-            operation: "createAgentTask",
+            operation: "createAgent",
             detail,
         } => {
             assert!(detail.contains("no value supplied for"), "{detail}")

@@ -31,12 +31,7 @@ fn client(base_url: &str) -> Client {
 
 async fn create(client: &Client) -> Result<quantconnect_agents::types::AgentTask, Error> {
     client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("x")
-                .prompt("y")
-                .project_preference(ProjectPreference::ProjectForTask)
-        })
+        .create_agent_task(47, "x", "y", ProjectPreference::ProjectForTask)
         .await
 }
 

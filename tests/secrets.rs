@@ -73,14 +73,9 @@ async fn no_token_or_hash_in_logs_errors_or_debug_output() {
         sim.inject(Fault::new(fault).on("listAgentTasks").on("createAgentTask"));
         record(good.list_agent_tasks().await.map(|t| format!("{t:?}")));
         record(
-            good.create_agent_task(|t| {
-                t.agent_id(47)
-                    .name("n")
-                    .prompt("p")
-                    .project_preference(ProjectPreference::ProjectForTask)
-            })
-            .await
-            .map(|t| format!("{t:?}")),
+            good.create_agent_task(47, "n", "p", ProjectPreference::ProjectForTask)
+                .await
+                .map(|t| format!("{t:?}")),
         );
         sim.clear_faults();
     }

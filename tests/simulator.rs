@@ -187,23 +187,19 @@ async fn unknown_ids_and_invalid_arguments_are_refused_as_quantconnect_words_the
     invalid(client.delete_agent(999).await.unwrap_err());
     invalid(
         client
-            .create_agent_task(|t| {
-                t.agent_id(999) // no such agent
-                    .name("x")
-                    .prompt("y")
-                    .project_preference(ProjectPreference::ProjectForTask)
-            })
+            // No such agent.
+            .create_agent_task(999, "x", "y", ProjectPreference::ProjectForTask)
             .await
             .unwrap_err(),
     );
     invalid(
         client
-            .create_agent_task(|t| {
-                t.agent_id(47)
-                    .name("x")
-                    .prompt("y")
-                    .project_preference(ProjectPreference::Unknown("project-existing".into()))
-            })
+            .create_agent_task(
+                47,
+                "x",
+                "y",
+                ProjectPreference::Unknown("project-existing".into()),
+            )
             .await
             .unwrap_err(),
     );
@@ -378,12 +374,12 @@ async fn a_dropped_connection_is_a_transport_error_and_may_hide_an_effect() {
             .times(1),
     );
     let err = client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("dropped")
-                .prompt("p")
-                .project_preference(ProjectPreference::ProjectEachTaskDeployment)
-        })
+        .create_agent_task(
+            47,
+            "dropped",
+            "p",
+            ProjectPreference::ProjectEachTaskDeployment,
+        )
         .await
         .unwrap_err();
     assert!(

@@ -220,12 +220,12 @@ async fn a_schedule_too_long_for_the_clock_is_refused_without_a_panic() {
     // A deployment that stays in the queue for a century is created and read.
     let client = sim.client();
     let task = client
-        .create_agent_task(|t| {
-            t.agent_id(47)
-                .name("Long")
-                .prompt("Wait")
-                .project_preference(quantconnect_agents::ProjectPreference::ProjectForTask)
-        })
+        .create_agent_task(
+            47,
+            "Long",
+            "Wait",
+            quantconnect_agents::ProjectPreference::ProjectForTask,
+        )
         .await
         .unwrap();
     let deployment = client

@@ -99,12 +99,7 @@ pub async fn create_task(
     preference: ProjectPreference,
 ) -> Result<AgentTask, Error> {
     client
-        .create_agent_task(|t| {
-            t.agent_id(agent)
-                .name(name)
-                .prompt(prompt)
-                .project_preference(preference)
-        })
+        .create_agent_task(agent, name, prompt, preference)
         .await
 }
 

@@ -101,12 +101,12 @@ impl Sim {
 
     fn new_task(&self, name: &str) -> i64 {
         let client = self.client();
-        self.block_on(client.create_agent_task(|t| {
-            t.agent_id(47)
-                .name(name)
-                .prompt("Print Hello World")
-                .project_preference(ProjectPreference::ProjectForTask)
-        }))
+        self.block_on(client.create_agent_task(
+            47,
+            name,
+            "Print Hello World",
+            ProjectPreference::ProjectForTask,
+        ))
         .unwrap()
         .id
         .unwrap()
@@ -963,12 +963,7 @@ fn a_closed_pipe_ends_quietly() {
     sim.block_on(async {
         for _ in 0..150 {
             client
-                .create_agent_task(|t| {
-                    t.agent_id(47)
-                        .name(long.as_str())
-                        .prompt("p")
-                        .project_preference(ProjectPreference::ProjectForTask)
-                })
+                .create_agent_task(47, long.as_str(), "p", ProjectPreference::ProjectForTask)
                 .await
                 .unwrap();
         }

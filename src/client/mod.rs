@@ -7,6 +7,7 @@ use tracing::Instrument as _;
 
 use crate::{
     auth::Credentials,
+    enums::ProjectPreference,
     error::Error,
     operation::Operation,
     retry::{self, RetryPolicy},
@@ -326,40 +327,52 @@ impl Client {
 
     /// Create a new agent task.
     ///
-    /// `POST /agents/tasks/create` (operation `createAgentTask`). `build` fills in the
-    /// request on a builder whose organization is the client's; set the agent, name, prompt
-    /// and project preference. Creating a task runs nothing: deploy it with
-    /// [`Client::create_agent_deployment`].
+    /// `POST /agents/tasks/create` (operation `createAgentTask`), in the client's
+    /// organization ([`Client::with_organization_id`] for another). Every field the API
+    /// requires is an argument, so none can be forgotten. Creating a task runs nothing:
+    /// deploy it with [`Client::create_agent_deployment`].
     ///
     /// ```no_run
     /// # async fn run(client: quantconnect_agents::Client) -> Result<(), quantconnect_agents::Error> {
     /// use quantconnect_agents::ProjectPreference;
     ///
     /// let task = client
-    ///     .create_agent_task(|task| {
-    ///         task.agent_id(47)
-    ///             .name("Print Hello World Message")
-    ///             .prompt("Write an algorithm that prints Hello World")
-    ///             .project_preference(ProjectPreference::ProjectForTask)
-    ///     })
+    ///     .create_agent_task(
+    ///         47,
+    ///         "Print Hello World Message",
+    ///         "Write an algorithm that prints Hello World",
+    ///         ProjectPreference::ProjectForTask,
+    ///     )
     ///     .await?;
     /// # Ok(()) }
     /// ```
     ///
+    /// Leaving one out does not compile:
+    ///
+    /// ```compile_fail,E0061
+    /// # async fn run(client: quantconnect_agents::Client) -> Result<(), quantconnect_agents::Error> {
+    /// let task = client.create_agent_task(47, "No prompt", quantconnect_agents::ProjectPreference::ProjectForTask).await?;
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
-    /// [`Error::MissingOrganization`] when neither the client nor `build` gives an
-    /// organization, [`Error::InvalidRequest`] when a required field is not set; see
-    /// [`Error`] for the rest.
+    /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`]
+    /// for the rest.
     pub async fn create_agent_task(
         &self,
-        build: impl FnOnce(builder::CreateAgentTaskRequest) -> builder::CreateAgentTaskRequest,
+        agent_id: i64,
+        name: impl Into<String>,
+        prompt: impl Into<String>,
+        project_preference: ProjectPreference,
     ) -> Result<types::AgentTask, Error> {
         const OP: &str = types::CreateAgentTaskRequest::ID;
-        let body = build(self.with_default_organization(
-            builder::CreateAgentTaskRequest::default(),
-            builder::CreateAgentTaskRequest::organization_id,
-        ));
-        let body = self.request_body::<types::CreateAgentTaskRequest, _>(OP, body)?;
+        let body = types::CreateAgentTaskRequest {
+            organization_id: self.organization(OP)?,
+            agent_id,
+            name: name.into(),
+            prompt: prompt.into(),
+            project_preference,
+        };
         let response = self.call(&body).await?;
         required(OP, "task", response.task)
     }

@@ -12,12 +12,7 @@
 //! let simulator = Simulator::start().await?;
 //! let client = simulator.client();
 //! let task = client
-//!     .create_agent_task(|t| {
-//!         t.agent_id(47)
-//!             .name("Hello")
-//!             .prompt("Print Hello World")
-//!             .project_preference(ProjectPreference::ProjectForTask)
-//!     })
+//!     .create_agent_task(47, "Hello", "Print Hello World", ProjectPreference::ProjectForTask)
 //!     .await?;
 //! let done = client.deploy_and_wait(task.id.unwrap()).await.expect("completes");
 //! assert_eq!(done.status, Some(quantconnect_agents::DeploymentStatus::Completed));

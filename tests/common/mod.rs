@@ -59,12 +59,12 @@ pub async fn create_task(
     name: &str,
 ) -> Result<i64, quantconnect_agents::Error> {
     let task = client
-        .create_agent_task(|t| {
-            t.agent_id(quantconnect_agents::simulator::DEFAULT_AGENT_ID)
-                .name(name)
-                .prompt("Print Hello World")
-                .project_preference(quantconnect_agents::ProjectPreference::ProjectForTask)
-        })
+        .create_agent_task(
+            quantconnect_agents::simulator::DEFAULT_AGENT_ID,
+            name,
+            "Print Hello World",
+            quantconnect_agents::ProjectPreference::ProjectForTask,
+        )
         .await?;
     Ok(task.id.expect("the simulator gives every task an id"))
 }
