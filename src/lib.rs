@@ -2,6 +2,12 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(not(any(feature = "rustls", feature = "native-tls")))]
+compile_error!(
+    "quantconnect-agents needs a TLS backend for QuantConnect's https API: the `rustls` \
+     feature (the default) or `native-tls`"
+);
+
 // The way through the code is one way: the generated types and `operation` (what the spec
 // says about each operation) → `transport` (one attempt: sign, send, read the bounded body,
 // map the envelope) → `client` (retries, deadline, methods) → `wait`. `auth`, `error`,
