@@ -12,6 +12,7 @@ use crate::{
     failure::Failure,
     output,
     progress::{self, StatusLine},
+    text::{self, line, shell_quote},
 };
 
 /// `qc-agents deployments`.
@@ -108,9 +109,15 @@ async fn create(ctx: &Context, task_id: i64) -> Result<(), Failure> {
         ui.json(&deployment);
     } else {
         let id = id_of_deployment(&deployment)?;
-        output::out(format!("created deployment {id} of task {task_id}"));
+        output::out(format!(
+            "created deployment {} of task {task_id}",
+            line(&id)
+        ));
         output::out(output::deployment_view(&deployment, ui.color_out));
-        output::out(format!("wait for it: qc-agents deployments wait {id}"));
+        output::out(format!(
+            "wait for it: qc-agents deployments wait {}",
+            shell_quote(&id)
+        ));
     }
     Ok(())
 }
@@ -123,8 +130,9 @@ async fn prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
         ui.json(&json!({"success": true, "message": message}));
     } else {
         output::out(format!(
-            "prompted deployment {id}: {}",
-            message.as_deref().unwrap_or("accepted")
+            "prompted deployment {}: {}",
+            line(id),
+            message.as_deref().map_or_else(|| "accepted".into(), line)
         ));
     }
     Ok(())
@@ -133,14 +141,14 @@ async fn prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
 /// `deployments stop ID`.
 async fn stop(ctx: &Context, id: &str) -> Result<(), Failure> {
     ctx.client()?.stop_agent_deployment(id).await?;
-    ctx.ui.done(format!("stopped deployment {id}"));
+    ctx.ui.done(format!("stopped deployment {}", line(id)));
     Ok(())
 }
 
 /// `deployments delete ID`.
 async fn delete(ctx: &Context, id: &str) -> Result<(), Failure> {
     ctx.client()?.delete_agent_deployment(id).await?;
-    ctx.ui.done(format!("deleted deployment {id}"));
+    ctx.ui.done(format!("deleted deployment {}", line(id)));
     Ok(())
 }
 
@@ -154,7 +162,10 @@ async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure
         waited = progress::wait_for(&client, id, max_wait, &line) => waited,
         () = ctrl_c() => {
             line.finish();
-            output::err(format!("interrupted: stopped waiting; deployment {id} goes on"));
+            output::err(format!(
+                "interrupted: stopped waiting; deployment {} goes on",
+                text::line(id)
+            ));
             progress::resume_hint(None, id);
             return Err(Failure::Interrupted);
         }

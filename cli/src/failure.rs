@@ -74,8 +74,10 @@ fn describe(e: &Error) -> String {
     }
 }
 
+/// The message on one line, its control characters made visible: it quotes the server.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::text::line(&text)
 }
 
 #[cfg(test)]
@@ -88,6 +90,11 @@ mod tests {
         assert_eq!(
             failure.message().as_deref(),
             Some("error: first second third")
+        );
+        let hostile = Failure::Local("a\u{1b}]52;c;eA==\u{7}\r\u{1b}[2Kb\0".into());
+        assert_eq!(
+            hostile.message().as_deref(),
+            Some("error: a^[]52;c;eA==^G ^[[2Kb^@")
         );
         assert_eq!(Failure::Interrupted.message(), None);
         assert_eq!(Failure::Interrupted.exit_code(), 130);

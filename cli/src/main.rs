@@ -20,6 +20,7 @@ mod progress;
 mod run;
 mod simulate;
 mod tasks;
+mod text;
 
 use std::process::ExitCode;
 
@@ -95,8 +96,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli, ui)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = runtime.block_on(dispatch(cli, ui));
+    // A read of stdin for a prompt may still block its thread: do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        // Output that could not be written is a failure (`> /dev/full`); a closed pipe is not.
+        Ok(()) => match output::write_error() {
+            Some(e) => {
+                output::err(format!("error: cannot write to stdout: {e}"));
+                ExitCode::FAILURE
+            }
+            None => ExitCode::SUCCESS,
+        },
         Err(failure) => {
             if let Some(message) = failure.message() {
                 output::err(message);

@@ -17,6 +17,7 @@ use crate::{
     output::{self, Ui},
     progress::{self, StatusLine},
     tasks::{self, create_task, id_of_task},
+    text::line,
 };
 
 /// `qc-agents run`.
@@ -105,13 +106,13 @@ async fn run_flow(
     lock().task = Some(task.clone());
     ui.line(format!(
         "created task {task_id} ({})",
-        task.name.as_deref().unwrap_or("unnamed")
+        task.name.as_deref().map_or_else(|| "unnamed".into(), line)
     ));
 
     let created = client.create_agent_deployment(task_id).await?;
     let id = id_of_deployment(&created)?;
     lock().deployment_id = Some(id.clone());
-    ui.line(format!("created deployment {id}"));
+    ui.line(format!("created deployment {}", line(&id)));
 
     let line = StatusLine::new(ui, &id);
     let printed = Mutex::new(HashSet::new());
