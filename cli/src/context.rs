@@ -1,7 +1,7 @@
 //! What every command shares: the global options, the output settings, the client they
-//! describe, and the parsing of durations and waiting for Ctrl-C.
+//! describe, the parsing of durations, prompts from files, and the stop signals.
 
-use std::time::Duration;
+use std::{io::Read as _, path::Path, time::Duration};
 
 use clap::Args;
 use quantconnect_agents::{Client, Credentials};
@@ -87,12 +87,141 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
-/// default handler then ends the process, as for any program).
-pub async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+/// A signal that asks the process to stop: Ctrl-C, `kill`/`timeout`/CI cancelling, or the
+/// terminal closing. All three are handled alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGINT (Ctrl-C).
+    Interrupt,
+    /// SIGTERM.
+    Terminate,
+    /// SIGHUP.
+    Hangup,
+}
+
+impl Signal {
+    /// Its number: the exit status is 128 plus it, as a shell reports a signal.
+    pub fn number(self) -> u8 {
+        match self {
+            Signal::Interrupt => 2,
+            Signal::Terminate => 15,
+            Signal::Hangup => 1,
+        }
     }
+
+    /// `SIGINT`, `SIGTERM`, `SIGHUP`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Signal::Interrupt => "SIGINT",
+            Signal::Terminate => "SIGTERM",
+            Signal::Hangup => "SIGHUP",
+        }
+    }
+}
+
+/// The stop signals, caught from the moment [`Signals::listen`] returns.
+pub struct Signals {
+    #[cfg(unix)]
+    streams: [Option<tokio::signal::unix::Signal>; 3],
+}
+
+impl Signals {
+    /// Catches SIGINT, SIGTERM and SIGHUP from now on (Ctrl-C only off Unix). A signal that
+    /// cannot be caught keeps its default action, which ends the process.
+    pub fn listen() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let catch = |kind| signal(kind).ok();
+            Signals {
+                streams: [
+                    catch(SignalKind::interrupt()),
+                    catch(SignalKind::terminate()),
+                    catch(SignalKind::hangup()),
+                ],
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    /// The next signal; never, if none can be caught.
+    pub async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            async fn recv(stream: &mut Option<tokio::signal::unix::Signal>) {
+                let received = match stream {
+                    Some(stream) => stream.recv().await,
+                    None => None,
+                };
+                if received.is_none() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            let [int, term, hup] = &mut self.streams;
+            tokio::select! {
+                () = recv(int) => Signal::Interrupt,
+                () = recv(term) => Signal::Terminate,
+                () = recv(hup) => Signal::Hangup,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            Signal::Interrupt
+        }
+    }
+}
+
+/// Where a prompt comes from: `--prompt TEXT` or `--prompt-file PATH` (`-` for stdin).
+pub fn prompt_text(
+    text: Option<String>,
+    file: Option<&Path>,
+    flag: &str,
+) -> Result<String, Failure> {
+    match (text, file) {
+        (Some(text), None) if text == "-" => Err(Failure::Usage(format!(
+            "--{flag} - would send a lone `-`: to read stdin, use --{flag}-file -"
+        ))),
+        (Some(text), None) => Ok(text),
+        (None, Some(path)) => read_text_file(path, flag),
+        // clap makes them exclusive, and one required where it must be.
+        _ => Err(Failure::Usage(format!(
+            "give --{flag} TEXT or --{flag}-file PATH"
+        ))),
+    }
+}
+
+/// The most a prompt file may hold: far more than any prompt, far less than memory.
+const MAX_PROMPT_BYTES: u64 = 64 << 20;
+
+fn read_text_file(path: &Path, flag: &str) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    let stdin = path == Path::new("-");
+    let read = if stdin {
+        std::io::stdin()
+            .lock()
+            .take(MAX_PROMPT_BYTES + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_PROMPT_BYTES + 1).read_to_end(&mut bytes))
+    };
+    let source = if stdin {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    };
+    read.map_err(|e| Failure::Local(format!("--{flag}-file: cannot read {source}: {e}")))?;
+    if bytes.len() as u64 > MAX_PROMPT_BYTES {
+        return Err(Failure::Usage(format!(
+            "--{flag}-file: {source} holds more than {} MiB",
+            MAX_PROMPT_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| Failure::Usage(format!("--{flag}-file: {source} is not UTF-8 text: {e}")))
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use quantconnect_agents::types::AgentDeployment;
 use serde_json::json;
 
 use crate::{
-    context::{ctrl_c, parse_duration, Context},
+    context::{parse_duration, Context, Signals},
     failure::Failure,
     output,
     progress::{self, StatusLine},
@@ -157,17 +157,18 @@ async fn delete(ctx: &Context, id: &str) -> Result<(), Failure> {
 async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure> {
     let ui = ctx.ui;
     let client = ctx.client()?;
+    let mut signals = Signals::listen();
     let line = StatusLine::new(ui, id);
     let waited = tokio::select! {
         waited = progress::wait_for(&client, id, max_wait, &line) => waited,
-        () = ctrl_c() => {
+        signal = signals.next() => {
             line.finish();
             output::err(format!(
                 "interrupted: stopped waiting; deployment {} goes on",
                 text::line(id)
             ));
             progress::resume_hint(None, id);
-            return Err(Failure::Interrupted);
+            return Err(Failure::Interrupted(signal));
         }
     };
     line.finish();

@@ -4,7 +4,8 @@
 //!
 //! Exit status: 0 success; 1 an API, network or configuration error; 2 a usage error; for
 //! `run` and `deployments wait`: 3 the deployment failed, 4 it was stopped, 5 the maximum
-//! wait ran out; 130 interrupted (Ctrl-C).
+//! wait ran out; 128 + the signal when a stop signal ended it (130 Ctrl-C, 143 SIGTERM,
+//! 129 SIGHUP).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,6 +16,7 @@ mod context;
 mod conversation;
 mod deployments;
 mod failure;
+mod outcome;
 mod output;
 mod progress;
 mod run;
@@ -37,7 +39,7 @@ use crate::{
 /// Credentials come from QC_USER_ID and QC_API_TOKEN, else from lean-cli's
 /// ~/.lean/credentials (which `qc-agents login` writes). Exit status: 0 success, 1 API or
 /// network error, 2 usage error; for `run` and `deployments wait`, 3 the deployment failed,
-/// 4 it was stopped, 5 the maximum wait ran out; 130 interrupted.
+/// 4 it was stopped, 5 the maximum wait ran out; 130 Ctrl-C (143 SIGTERM, 129 SIGHUP).
 #[derive(Debug, Parser)]
 #[command(name = "qc-agents", version, max_term_width = 100)]
 struct Cli {
@@ -50,7 +52,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a task, deploy it, wait for it with a live status line, print the
-    /// conversation, then delete the deployment and the task (unless --keep)
+    /// conversation, then delete the deployment and the task (unless --keep, or it did not
+    /// complete: then it says what it leaves)
     Run(run::Args),
     /// Agents: list, read, create, update, delete
     #[command(subcommand)]
@@ -78,7 +81,7 @@ fn main() -> ExitCode {
                 .error(
                     clap::error::ErrorKind::ArgumentConflict,
                     "`run --follow` prints messages as they come; with --json, stdout holds \
-                     only the final {task, deployment, conversation} object: use one or the \
+                     only the final outcome object: use one or the \
                      other",
                 )
                 .exit();
