@@ -8,7 +8,7 @@ use quantconnect_agents::types::AgentDeployment;
 use serde_json::json;
 
 use crate::{
-    context::{parse_duration, Context, Signals},
+    context::{parse_duration, prompt_text, Context, Signals},
     failure::Failure,
     output,
     progress::{self, StatusLine},
@@ -38,7 +38,14 @@ pub enum Command {
         /// The deployment's id (A-…)
         id: String,
         /// The prompt
-        text: String,
+        #[arg(
+            required_unless_present = "prompt_file",
+            conflicts_with = "prompt_file"
+        )]
+        text: Option<String>,
+        /// Read the prompt from this file (`-` for stdin)
+        #[arg(long, value_name = "PATH")]
+        prompt_file: Option<std::path::PathBuf>,
     },
     /// Stop a running deployment
     Stop {
@@ -67,7 +74,14 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::List { task_id } => list(ctx, task_id).await,
         Command::Read { id } => read(ctx, &id).await,
         Command::Create { task_id } => create(ctx, task_id).await,
-        Command::Prompt { id, text } => prompt(ctx, &id, text).await,
+        Command::Prompt {
+            id,
+            text,
+            prompt_file,
+        } => {
+            let text = prompt_text(text, prompt_file.as_deref(), "prompt")?;
+            prompt(ctx, &id, text).await
+        }
         Command::Stop { id } => stop(ctx, &id).await,
         Command::Delete { id } => delete(ctx, &id).await,
         Command::Wait { id, max_wait } => wait(ctx, &id, max_wait).await,
