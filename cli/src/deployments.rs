@@ -8,10 +8,11 @@ use quantconnect_agents::types::AgentDeployment;
 use serde_json::json;
 
 use crate::{
-    context::{parse_duration, prompt_text, Context, Signals},
+    context::{parse_duration, prompt_text, Context},
     failure::Failure,
     output,
     progress::{self, StatusLine},
+    signals::Signals,
     text::{self, line, shell_quote},
 };
 

@@ -3,7 +3,7 @@
 
 use quantconnect_agents::{wait::WaitError, Error};
 
-use crate::context::Signal;
+use crate::signals::Signal;
 
 /// Why a command did not succeed, and so its exit status.
 #[derive(Debug)]

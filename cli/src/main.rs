@@ -20,6 +20,7 @@ mod outcome;
 mod output;
 mod progress;
 mod run;
+mod signals;
 mod simulate;
 mod tasks;
 mod text;

@@ -12,12 +12,13 @@ use quantconnect_agents::{
 };
 
 use crate::{
-    context::{parse_duration, prompt_text, Context, Signal, Signals},
+    context::{parse_duration, prompt_text, Context},
     deployments::id_of_deployment,
     failure::Failure,
     outcome::{self, Made},
     output::{self, Ui},
     progress::{self, StatusLine},
+    signals::{Signal, Signals},
     tasks::{self, create_task, id_of_task},
     text::{line, shell_quote},
 };
