@@ -3,7 +3,7 @@
 
 use std::{
     io::{IsTerminal as _, Read as _},
-    path::{Path, PathBuf},
+    path::Path,
 };
 
 use clap::{Args, Subcommand};
@@ -21,7 +21,9 @@ use crate::{
 pub enum Command {
     /// Check the credentials (and this machine's clock) against the API
     Auth,
-    /// Save credentials in lean-cli's ~/.lean/credentials (mode 600), shared with lean-cli
+    /// Save credentials in lean-cli's ~/.lean/credentials (mode 600), shared with lean-cli;
+    /// a symlinked file is written through to its target, one that does not parse is left
+    /// alone
     Login(LoginArgs),
 }
 
@@ -68,7 +70,7 @@ async fn auth(ctx: &Context) -> Result<(), Failure> {
 }
 
 /// `login`: writes lean-cli's credentials file, keys `user-id` and `api-token`, mode 600,
-/// keeping any other keys the file has.
+/// keeping any other keys the file has (see [`write_credentials`]).
 fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
     let user_id = args.user_id.trim().to_owned();
     if user_id.is_empty() {
@@ -84,8 +86,11 @@ fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
     }
     let path = lean_credentials_path()
         .ok_or_else(|| Failure::Local("no home directory to keep ~/.lean/credentials in".into()))?;
-    write_credentials(&path, &user_id, &token)
+    let warnings = write_credentials(&path, &user_id, &token)
         .map_err(|e| Failure::Local(format!("cannot write {}: {e}", path.display())))?;
+    for warning in warnings {
+        output::err(warning);
+    }
     if ui.json {
         ui.json(&json!({"success": true, "path": path, "userId": user_id}));
     } else {
@@ -111,36 +116,82 @@ fn read_token() -> Result<String, Failure> {
     Ok(token.lines().next().unwrap_or_default().to_owned())
 }
 
-/// Writes the file through a temporary file created with mode 600 and renamed into place, so
-/// the token is never readable by others, not even for a moment.
-fn write_credentials(path: &Path, user_id: &str, token: &str) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
-    let mut data = std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| {
-            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).ok()
-        })
-        .unwrap_or_default();
+/// Writes lean-cli's credentials file at `path`, keeping its other keys: through an
+/// exclusively created temporary file (mode 600, random name, in the same directory) renamed
+/// over it, so the token is never readable by others and no planted file is used or
+/// removed. A file that does not parse is left as it is (an error); a symlink is written
+/// through, to its target, so the link and the file it names stay one. Returns warnings.
+fn write_credentials(path: &Path, user_id: &str, token: &str) -> Result<Vec<String>, String> {
+    let mut warnings = Vec::new();
+    let target = match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => std::fs::canonicalize(path).map_err(|e| {
+            format!("it is a symlink whose target cannot be resolved ({e}); left as it is")
+        })?,
+        _ => path.to_path_buf(),
+    };
+    let dir = target.parent().unwrap_or(Path::new("."));
+    create_private_dir(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    warnings.extend(writable_by_others(dir));
+    let mut data = match std::fs::read_to_string(&target) {
+        Ok(text) => {
+            warnings.extend(writable_by_others(&target));
+            serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).map_err(
+                |e| {
+                    format!(
+                        "it is not a JSON object ({e}); left as it is: fix it, or move it away                          and log in again"
+                    )
+                },
+            )?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Map::new(),
+        Err(e) => return Err(format!("cannot read it: {e}")),
+    };
     data.insert("user-id".into(), user_id.into());
     data.insert("api-token".into(), token.into());
-    let text = serde_json::to_string_pretty(&data).map_err(std::io::Error::other)?;
-    let temp: PathBuf = dir.join(format!(".credentials.qc-agents.{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
+    let text = serde_json::to_string_pretty(&data).map_err(|e| e.to_string())?;
+    // Mode 600 and O_EXCL with a random name; removed on failure (it is ours).
+    let mut temp = tempfile::Builder::new()
+        .prefix(".credentials.qc-agents.")
+        .tempfile_in(dir)
+        .map_err(|e| format!("cannot create a temporary file in {}: {e}", dir.display()))?;
+    use std::io::Write as _;
+    temp.write_all(text.as_bytes())
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| format!("cannot write the temporary file: {e}"))?;
+    temp.persist(&target)
+        .map_err(|e| format!("cannot rename the temporary file over it: {}", e.error))?;
+    Ok(warnings)
+}
+
+/// Creates `dir` and its parents, those it creates private to the user (mode 700).
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let written = (|| {
-        use std::io::Write as _;
-        let mut file = options.open(&temp)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// A warning when `path` is writable by its group or by everyone: whoever can write it can
+/// replace the credentials (and the API token with them).
+fn writable_by_others(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o022 != 0).then(|| {
+            format!(
+                "warning: {} is writable by others (mode {mode:o}): they can replace your                  credentials; fix it with: chmod go-w {}",
+                path.display(),
+                crate::text::shell_quote(&path.display().to_string())
+            )
+        })
     }
-    written
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 #[cfg(test)]
@@ -153,7 +204,7 @@ mod tests {
         let path = dir.path().join(".lean").join("credentials");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, r#"{"user-id": "1", "api-token": "old", "other": 5}"#).unwrap();
-        write_credentials(&path, "42", "new-token").unwrap();
+        assert_eq!(write_credentials(&path, "42", "new-token"), Ok(vec![]));
         let data: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(data["user-id"], "42");

@@ -7,7 +7,11 @@ use clap::{
 use quantconnect_agents::ReasoningEffort;
 use serde_json::json;
 
-use crate::{context::Context, failure::Failure, output};
+use crate::{
+    context::{prompt_text, Context},
+    failure::Failure,
+    output,
+};
 
 /// `qc-agents agents`.
 #[derive(Debug, Subcommand)]
@@ -45,8 +49,11 @@ pub struct AgentFields {
     #[arg(long)]
     pub description: Option<String>,
     /// The system prompt
-    #[arg(long)]
+    #[arg(long, conflicts_with = "system_prompt_file")]
     pub system_prompt: Option<String>,
+    /// Read the system prompt from this file (`-` for stdin)
+    #[arg(long, value_name = "PATH")]
+    pub system_prompt_file: Option<std::path::PathBuf>,
     /// The LLM model, e.g. claude-opus-4-7 (the organization's default when not set)
     #[arg(long)]
     pub model: Option<String>,
@@ -79,10 +86,24 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
         Command::List => list(ctx).await,
         Command::Read { id } => read(ctx, id).await,
-        Command::Create(fields) => create(ctx, fields).await,
-        Command::Update { id, fields } => update(ctx, id, fields).await,
+        Command::Create(fields) => create(ctx, read_system_prompt(fields)?).await,
+        Command::Update { id, fields } => update(ctx, id, read_system_prompt(fields)?).await,
         Command::Delete { id } => delete(ctx, id).await,
     }
+}
+
+/// The fields with `--system-prompt-file` read into `system_prompt`.
+fn read_system_prompt(mut fields: AgentFields) -> Result<AgentFields, Failure> {
+    if let Some(path) = fields.system_prompt_file.take() {
+        fields.system_prompt = Some(prompt_text(None, Some(&path), "system-prompt")?);
+    } else if fields.system_prompt.as_deref() == Some("-") {
+        fields.system_prompt = Some(prompt_text(
+            fields.system_prompt.take(),
+            None,
+            "system-prompt",
+        )?);
+    }
+    Ok(fields)
 }
 
 /// `agents list`.

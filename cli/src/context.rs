@@ -1,7 +1,7 @@
 //! What every command shares: the global options, the output settings, the client they
-//! describe, and the parsing of durations and waiting for Ctrl-C.
+//! describe, the parsing of durations, and prompts read from files.
 
-use std::time::Duration;
+use std::{io::Read as _, path::Path, time::Duration};
 
 use clap::Args;
 use quantconnect_agents::{Client, Credentials};
@@ -87,12 +87,53 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// Resolves when the user presses Ctrl-C; never if Ctrl-C cannot be listened for (the
-/// default handler then ends the process, as for any program).
-pub async fn ctrl_c() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
+/// Where a prompt comes from: `--prompt TEXT` or `--prompt-file PATH` (`-` for stdin).
+pub fn prompt_text(
+    text: Option<String>,
+    file: Option<&Path>,
+    flag: &str,
+) -> Result<String, Failure> {
+    match (text, file) {
+        (Some(text), None) if text == "-" => Err(Failure::Usage(format!(
+            "--{flag} - would send a lone `-`: to read stdin, use --{flag}-file -"
+        ))),
+        (Some(text), None) => Ok(text),
+        (None, Some(path)) => read_text_file(path, flag),
+        // clap makes them exclusive, and one required where it must be.
+        _ => Err(Failure::Usage(format!(
+            "give --{flag} TEXT or --{flag}-file PATH"
+        ))),
     }
+}
+
+/// The most a prompt file may hold: far more than any prompt, far less than memory.
+const MAX_PROMPT_BYTES: u64 = 64 << 20;
+
+fn read_text_file(path: &Path, flag: &str) -> Result<String, Failure> {
+    let mut bytes = Vec::new();
+    let stdin = path == Path::new("-");
+    let read = if stdin {
+        std::io::stdin()
+            .lock()
+            .take(MAX_PROMPT_BYTES + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        std::fs::File::open(path).and_then(|f| f.take(MAX_PROMPT_BYTES + 1).read_to_end(&mut bytes))
+    };
+    let source = if stdin {
+        "stdin".into()
+    } else {
+        path.display().to_string()
+    };
+    read.map_err(|e| Failure::Local(format!("--{flag}-file: cannot read {source}: {e}")))?;
+    if bytes.len() as u64 > MAX_PROMPT_BYTES {
+        return Err(Failure::Usage(format!(
+            "--{flag}-file: {source} holds more than {} MiB",
+            MAX_PROMPT_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|e| Failure::Usage(format!("--{flag}-file: {source} is not UTF-8 text: {e}")))
 }
 
 #[cfg(test)]

@@ -38,7 +38,13 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
             .max_wait(args.max_wait)
             .stream();
         let mut stream = std::pin::pin!(stream);
-        while let Some(message) = stream.next().await {
+        loop {
+            // Ends at once when the reader goes (`| head -1`), even between messages.
+            let message = tokio::select! {
+                message = stream.next() => message,
+                () = output::reader_gone() => break,
+            };
+            let Some(message) = message else { break };
             let message = message?;
             if ui.json {
                 match serde_json::to_string(&message) {

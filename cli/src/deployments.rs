@@ -8,10 +8,12 @@ use quantconnect_agents::types::AgentDeployment;
 use serde_json::json;
 
 use crate::{
-    context::{ctrl_c, parse_duration, Context},
+    context::{parse_duration, prompt_text, Context},
     failure::Failure,
     output,
     progress::{self, StatusLine},
+    signals::Signals,
+    text::{self, line, shell_quote},
 };
 
 /// `qc-agents deployments`.
@@ -37,7 +39,14 @@ pub enum Command {
         /// The deployment's id (A-…)
         id: String,
         /// The prompt
-        text: String,
+        #[arg(
+            required_unless_present = "prompt_file",
+            conflicts_with = "prompt_file"
+        )]
+        text: Option<String>,
+        /// Read the prompt from this file (`-` for stdin)
+        #[arg(long, value_name = "PATH")]
+        prompt_file: Option<std::path::PathBuf>,
     },
     /// Stop a running deployment
     Stop {
@@ -66,7 +75,14 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::List { task_id } => list(ctx, task_id).await,
         Command::Read { id } => read(ctx, &id).await,
         Command::Create { task_id } => create(ctx, task_id).await,
-        Command::Prompt { id, text } => prompt(ctx, &id, text).await,
+        Command::Prompt {
+            id,
+            text,
+            prompt_file,
+        } => {
+            let text = prompt_text(text, prompt_file.as_deref(), "prompt")?;
+            prompt(ctx, &id, text).await
+        }
         Command::Stop { id } => stop(ctx, &id).await,
         Command::Delete { id } => delete(ctx, &id).await,
         Command::Wait { id, max_wait } => wait(ctx, &id, max_wait).await,
@@ -108,9 +124,15 @@ async fn create(ctx: &Context, task_id: i64) -> Result<(), Failure> {
         ui.json(&deployment);
     } else {
         let id = id_of_deployment(&deployment)?;
-        output::out(format!("created deployment {id} of task {task_id}"));
+        output::out(format!(
+            "created deployment {} of task {task_id}",
+            line(&id)
+        ));
         output::out(output::deployment_view(&deployment, ui.color_out));
-        output::out(format!("wait for it: qc-agents deployments wait {id}"));
+        output::out(format!(
+            "wait for it: qc-agents deployments wait {}",
+            shell_quote(&id)
+        ));
     }
     Ok(())
 }
@@ -123,8 +145,9 @@ async fn prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
         ui.json(&json!({"success": true, "message": message}));
     } else {
         output::out(format!(
-            "prompted deployment {id}: {}",
-            message.as_deref().unwrap_or("accepted")
+            "prompted deployment {}: {}",
+            line(id),
+            message.as_deref().map_or_else(|| "accepted".into(), line)
         ));
     }
     Ok(())
@@ -133,14 +156,14 @@ async fn prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
 /// `deployments stop ID`.
 async fn stop(ctx: &Context, id: &str) -> Result<(), Failure> {
     ctx.client()?.stop_agent_deployment(id).await?;
-    ctx.ui.done(format!("stopped deployment {id}"));
+    ctx.ui.done(format!("stopped deployment {}", line(id)));
     Ok(())
 }
 
 /// `deployments delete ID`.
 async fn delete(ctx: &Context, id: &str) -> Result<(), Failure> {
     ctx.client()?.delete_agent_deployment(id).await?;
-    ctx.ui.done(format!("deleted deployment {id}"));
+    ctx.ui.done(format!("deleted deployment {}", line(id)));
     Ok(())
 }
 
@@ -149,14 +172,18 @@ async fn delete(ctx: &Context, id: &str) -> Result<(), Failure> {
 async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure> {
     let ui = ctx.ui;
     let client = ctx.client()?;
+    let mut signals = Signals::listen();
     let line = StatusLine::new(ui, id);
     let waited = tokio::select! {
         waited = progress::wait_for(&client, id, max_wait, &line) => waited,
-        () = ctrl_c() => {
+        signal = signals.next() => {
             line.finish();
-            output::err(format!("interrupted: stopped waiting; deployment {id} goes on"));
+            output::err(format!(
+                "interrupted: stopped waiting; deployment {} goes on",
+                text::line(id)
+            ));
             progress::resume_hint(None, id);
-            return Err(Failure::Interrupted);
+            return Err(Failure::Interrupted(signal));
         }
     };
     line.finish();

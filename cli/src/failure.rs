@@ -3,6 +3,8 @@
 
 use quantconnect_agents::{wait::WaitError, Error};
 
+use crate::signals::Signal;
+
 /// Why a command did not succeed, and so its exit status.
 #[derive(Debug)]
 pub enum Failure {
@@ -14,8 +16,9 @@ pub enum Failure {
     Usage(String),
     /// Anything else that went wrong here (exit 1).
     Local(String),
-    /// Ctrl-C; what to do next has been printed (exit 130).
-    Interrupted,
+    /// A stop signal; what to do next has been printed (exit 128 + the signal: 130 for
+    /// Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+    Interrupted(Signal),
 }
 
 impl From<Error> for Failure {
@@ -44,7 +47,7 @@ impl Failure {
             Failure::Wait(WaitError::Stopped { .. }) => 4,
             Failure::Wait(WaitError::ExceededMaxWait { .. }) => 5,
             Failure::Wait(_) => 1,
-            Failure::Interrupted => 130,
+            Failure::Interrupted(signal) => 128 + signal.number(),
         }
     }
 
@@ -54,7 +57,7 @@ impl Failure {
             Failure::Api(e) => describe(e),
             Failure::Wait(e) => e.to_string(),
             Failure::Usage(m) | Failure::Local(m) => m.clone(),
-            Failure::Interrupted => return None,
+            Failure::Interrupted(_) => return None,
         };
         Some(format!("error: {}", one_line(&text)))
     }
@@ -74,8 +77,10 @@ fn describe(e: &Error) -> String {
     }
 }
 
+/// The message on one line, its control characters made visible: it quotes the server.
 fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::text::line(&text)
 }
 
 #[cfg(test)]
@@ -89,7 +94,15 @@ mod tests {
             failure.message().as_deref(),
             Some("error: first second third")
         );
-        assert_eq!(Failure::Interrupted.message(), None);
-        assert_eq!(Failure::Interrupted.exit_code(), 130);
+        let hostile = Failure::Local("a\u{1b}]52;c;eA==\u{7}\r\u{1b}[2Kb\0".into());
+        assert_eq!(
+            hostile.message().as_deref(),
+            Some("error: a^[]52;c;eA==^G ^[[2Kb^@")
+        );
+        let interrupted = Failure::Interrupted(Signal::Interrupt);
+        assert_eq!(interrupted.message(), None);
+        assert_eq!(interrupted.exit_code(), 130);
+        assert_eq!(Failure::Interrupted(Signal::Terminate).exit_code(), 143);
+        assert_eq!(Failure::Interrupted(Signal::Hangup).exit_code(), 129);
     }
 }

@@ -4,7 +4,8 @@
 //!
 //! Exit status: 0 success; 1 an API, network or configuration error; 2 a usage error; for
 //! `run` and `deployments wait`: 3 the deployment failed, 4 it was stopped, 5 the maximum
-//! wait ran out; 130 interrupted (Ctrl-C).
+//! wait ran out; 128 + the signal when a stop signal ended it (130 Ctrl-C, 143 SIGTERM,
+//! 129 SIGHUP).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,11 +16,14 @@ mod context;
 mod conversation;
 mod deployments;
 mod failure;
+mod outcome;
 mod output;
 mod progress;
 mod run;
+mod signals;
 mod simulate;
 mod tasks;
+mod text;
 
 use std::process::ExitCode;
 
@@ -36,7 +40,7 @@ use crate::{
 /// Credentials come from QC_USER_ID and QC_API_TOKEN, else from lean-cli's
 /// ~/.lean/credentials (which `qc-agents login` writes). Exit status: 0 success, 1 API or
 /// network error, 2 usage error; for `run` and `deployments wait`, 3 the deployment failed,
-/// 4 it was stopped, 5 the maximum wait ran out; 130 interrupted.
+/// 4 it was stopped, 5 the maximum wait ran out; 130 Ctrl-C (143 SIGTERM, 129 SIGHUP).
 #[derive(Debug, Parser)]
 #[command(name = "qc-agents", version, max_term_width = 100)]
 struct Cli {
@@ -49,7 +53,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a task, deploy it, wait for it with a live status line, print the
-    /// conversation, then delete the deployment and the task (unless --keep)
+    /// conversation, then delete the deployment and the task (unless --keep, or it did not
+    /// complete: then it says what it leaves)
     Run(run::Args),
     /// Agents: list, read, create, update, delete
     #[command(subcommand)]
@@ -77,7 +82,7 @@ fn main() -> ExitCode {
                 .error(
                     clap::error::ErrorKind::ArgumentConflict,
                     "`run --follow` prints messages as they come; with --json, stdout holds \
-                     only the final {task, deployment, conversation} object: use one or the \
+                     only the final outcome object: use one or the \
                      other",
                 )
                 .exit();
@@ -95,8 +100,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(dispatch(cli, ui)) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = runtime.block_on(dispatch(cli, ui));
+    // A read of stdin for a prompt may still block its thread: do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        // Output that could not be written is a failure (`> /dev/full`); a closed pipe is not.
+        Ok(()) => match output::write_error() {
+            Some(e) => {
+                output::err(format!("error: cannot write to stdout: {e}"));
+                ExitCode::FAILURE
+            }
+            None => ExitCode::SUCCESS,
+        },
         Err(failure) => {
             if let Some(message) = failure.message() {
                 output::err(message);

@@ -2,9 +2,12 @@
 //! for terminals, tables, and the human views of the API's objects.
 
 use std::{
-    fmt::Display,
+    fmt::{Display, Write as _},
     io::{self, IsTerminal, Write},
-    sync::atomic::{AtomicBool, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        OnceLock,
+    },
     time::Duration,
 };
 
@@ -15,8 +18,13 @@ use quantconnect_agents::{
 };
 use unicode_width::UnicodeWidthStr as _;
 
-/// Set once stdout's reader has gone (`| head`): later output is dropped, not an error.
+use crate::text::{is_c1_or_bidi, line, safe};
+
+/// Set once stdout's reader has gone (`| head`) or a write failed: later output is dropped.
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+/// The first write error on stdout other than a closed pipe (`> /dev/full`): the command
+/// fails with it ([`write_error`]).
+static WRITE_ERROR: OnceLock<String> = OnceLock::new();
 
 /// Whether stdout's reader has gone. Loops that only print (following a conversation) stop
 /// when it has.
@@ -24,20 +32,57 @@ pub fn stdout_closed() -> bool {
     STDOUT_CLOSED.load(Ordering::Relaxed)
 }
 
+/// Why stdout could not be written, when it was not because its reader went away.
+pub fn write_error() -> Option<&'static str> {
+    WRITE_ERROR.get().map(String::as_str)
+}
+
 /// Writes `text` and a newline to stdout. A closed pipe marks stdout closed and is otherwise
 /// ignored (Rust ignores SIGPIPE, so `println!` would panic on EPIPE instead); any other
-/// write error does the same, since there is nowhere left to report it.
+/// write error is kept for [`write_error`], which makes the command fail.
 pub fn out(text: impl Display) {
     if stdout_closed() {
         return;
     }
     let mut stdout = io::stdout().lock();
-    if writeln!(stdout, "{text}")
-        .and_then(|()| stdout.flush())
-        .is_err()
-    {
+    if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            let _ = WRITE_ERROR.set(e.to_string());
+        }
     }
+}
+
+/// Resolves once stdout's reader has gone, even with nothing written: a pipe whose reader
+/// closed reports `POLLERR` (a socket `POLLHUP`), which a poll with no events asked for
+/// still returns. Checked every quarter of a second; never on a file or a terminal, nor
+/// off Unix.
+pub async fn reader_gone() {
+    loop {
+        if stdout_closed() || pipe_closed() {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[cfg(unix)]
+fn pipe_closed() -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let stdout = io::stdout();
+    let mut fds = [PollFd::new(&stdout, PollFlags::empty())];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    poll(&mut fds, Some(&zero)).is_ok()
+        && fds[0].revents().intersects(PollFlags::ERR | PollFlags::HUP)
+}
+
+#[cfg(not(unix))]
+fn pipe_closed() -> bool {
+    false
 }
 
 /// Writes `text` and a newline to stderr, ignoring failures (`eprintln!` panics on them).
@@ -118,12 +163,23 @@ struct Json<'a, T>(&'a T);
 
 impl<T: serde::Serialize> Display for Json<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        /// `io::Write` onto a formatter: serde_json writes valid UTF-8.
+        /// `io::Write` onto a formatter: serde_json writes valid UTF-8, whole characters at
+        /// a time. It escapes the C0 controls; the C1 controls and bidirectional overrides,
+        /// which can only be inside strings, are escaped here too (`\u009b`): the same JSON
+        /// value, and nothing a terminal acts on.
         struct Adapter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
         impl io::Write for Adapter<'_, '_> {
             fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
                 let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
-                self.0.write_str(text).map_err(io::Error::other)?;
+                let written = if text.chars().any(is_c1_or_bidi) {
+                    text.chars().try_for_each(|c| match c {
+                        c if is_c1_or_bidi(c) => write!(self.0, "\\u{:04x}", c as u32),
+                        c => self.0.write_char(c),
+                    })
+                } else {
+                    self.0.write_str(text)
+                };
+                written.map_err(io::Error::other)?;
                 Ok(buf.len())
             }
             fn flush(&mut self) -> io::Result<()> {
@@ -155,9 +211,13 @@ pub fn status_style(status: Option<&DeploymentStatus>) -> Style {
     Style::new().fg_color(Some(color.into())).bold()
 }
 
-/// A deployment's status as text, `?` when the server sent none.
-pub fn status_text(deployment: &AgentDeployment) -> &str {
-    deployment.status.as_ref().map_or("?", |s| s.as_str())
+/// A deployment's status as text, `?` when the server sent none (a status the library does
+/// not know is the server's text, made safe to print).
+pub fn status_text(deployment: &AgentDeployment) -> String {
+    deployment
+        .status
+        .as_ref()
+        .map_or("?".into(), |s| line(s.as_str()))
 }
 
 /// `1h 02m 03s`, `4m 05s`, `7.9s`: tenths under a minute, whole seconds above, for people.
@@ -227,12 +287,15 @@ pub fn fields(pairs: Vec<(&str, Option<String>)>) -> String {
     Table::new(rows, 1).to_string()
 }
 
+/// A server's value for a table cell or a one-line field: safe to print, on one line.
 fn text<T: ToString>(v: &Option<T>) -> String {
-    v.as_ref().map_or_else(String::new, ToString::to_string)
+    v.as_ref()
+        .map_or_else(String::new, |v| line(&v.to_string()))
 }
 
+/// A server's value for a field that may span lines (a prompt): safe to print.
 fn some<T: ToString>(v: &Option<T>) -> Option<String> {
-    v.as_ref().map(ToString::to_string)
+    v.as_ref().map(|v| safe(&v.to_string()))
 }
 
 /// The agents as a table.
@@ -243,7 +306,7 @@ pub fn agents_table(agents: &[Agent]) -> Table {
             vec![
                 text(&a.id),
                 text(&a.name),
-                a.model.clone().unwrap_or_else(|| "(default)".into()),
+                a.model.as_deref().map_or_else(|| "(default)".into(), line),
                 text(&a.reasoning_effort),
                 text(&a.public),
                 text(&a.updated),
@@ -266,14 +329,17 @@ pub fn agent_view(a: &Agent) -> String {
             "model",
             Some(
                 a.model
-                    .clone()
-                    .unwrap_or_else(|| "(organization default)".into()),
+                    .as_deref()
+                    .map_or_else(|| "(organization default)".into(), line),
             ),
         ),
         ("reasoning effort", some(&a.reasoning_effort)),
         ("max turns", some(&a.max_turns)),
         ("tool choice", some(&a.tool_choice)),
-        ("tools", (!a.tools.is_empty()).then(|| a.tools.join(", "))),
+        (
+            "tools",
+            (!a.tools.is_empty()).then(|| line(&a.tools.join(", "))),
+        ),
         ("public", some(&a.public)),
         (
             "own LLM token",
@@ -282,7 +348,7 @@ pub fn agent_view(a: &Agent) -> String {
                     "yes ({})",
                     t.llm_provider_api
                         .as_deref()
-                        .unwrap_or("provider not named")
+                        .map_or_else(|| "provider not named".into(), line)
                 )
             }),
         ),
@@ -336,7 +402,10 @@ pub fn task_view(t: &AgentTask) -> String {
         ("deployments", some(&t.deployments)),
         ("active", (!active.is_empty()).then(|| active.join(", "))),
         ("last deployment", some(&t.last_deployment_time)),
-        ("schedule", t.schedule_human.clone().or(t.schedule.clone())),
+        (
+            "schedule",
+            some(&t.schedule_human).or_else(|| some(&t.schedule)),
+        ),
         ("created", some(&t.created)),
         ("updated", some(&t.updated)),
         ("prompt", some(&t.prompt)),
@@ -351,7 +420,7 @@ pub fn deployments_table(deployments: &[AgentDeployment]) -> Table {
         .map(|d| {
             vec![
                 text(&d.deployment_id),
-                status_text(d).to_owned(),
+                status_text(d),
                 text(&d.task_id),
                 text(&d.created),
                 text(&d.ended),
@@ -370,7 +439,7 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
             Some(paint(
                 color,
                 status_style(d.status.as_ref()),
-                status_text(d),
+                &status_text(d),
             )),
         ),
         ("runtime error", some(&d.runtime_error)),
@@ -387,8 +456,8 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
 
 /// One message of a conversation: a header line with the role and time, then its parts.
 pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
-    let role = m.role.as_deref().unwrap_or("?");
-    let role_style = match role {
+    let role = m.role.as_deref().map_or_else(|| "?".into(), line);
+    let role_style = match role.as_str() {
         "user" => Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
         "assistant" => Style::new()
             .fg_color(Some(AnsiColor::Magenta.into()))
@@ -398,35 +467,38 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
     let mut lines = vec![match &m.time {
         Some(time) => format!(
             "{} {}",
-            paint(color, role_style, role),
-            paint(color, Style::new().dimmed(), time)
+            paint(color, role_style, &role),
+            paint(color, Style::new().dimmed(), &line(time))
         ),
-        None => paint(color, role_style, role),
+        None => paint(color, role_style, &role),
     }];
     for part in &m.parts {
         let kind = part.type_.as_deref().unwrap_or("text");
-        let body = match (kind, &part.text, &part.tool_name) {
-            ("reasoning", Some(text), _) => paint(
-                color,
-                Style::new().dimmed().italic(),
-                &format!("(thinking) {text}"),
+        // Painted line by line, so that a style never spans the indent of the next line.
+        let (style, body) = match (kind, &part.text, &part.tool_name) {
+            ("reasoning", Some(text), _) => (
+                Some(Style::new().dimmed().italic()),
+                format!("(thinking) {}", safe(text)),
             ),
-            (_, Some(text), _) => text.clone(),
-            (_, None, Some(tool)) => paint(
-                color,
-                Style::new().dimmed(),
-                &format!(
-                    "[tool {tool}{}]",
+            (_, Some(text), _) => (None, safe(text)),
+            (_, None, Some(tool)) => (
+                Some(Style::new().dimmed()),
+                format!(
+                    "[tool {}{}]",
+                    line(tool),
                     part.state
                         .as_deref()
-                        .map(|s| format!(": {s}"))
+                        .map(|s| format!(": {}", line(s)))
                         .unwrap_or_default()
                 ),
             ),
             _ => continue,
         };
-        for line in body.lines() {
-            lines.push(format!("  {line}"));
+        for text in body.lines() {
+            match style {
+                Some(style) => lines.push(format!("  {}", paint(color, style, text))),
+                None => lines.push(format!("  {text}")),
+            }
         }
     }
     lines.join("\n")
@@ -437,7 +509,9 @@ pub fn conversation_footer(c: &AgentConversation) -> String {
     format!(
         "({} messages; status {}; tokens in {}, out {})",
         c.messages.len(),
-        c.aggregate_status.as_deref().unwrap_or("?"),
+        c.aggregate_status
+            .as_deref()
+            .map_or_else(|| "?".into(), line),
         text(&c.input_tokens),
         text(&c.output_tokens)
     )

@@ -9,7 +9,10 @@ use std::{
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use quantconnect_agents::{types::AgentDeployment, wait::WaitError, Client};
 
-use crate::output::{self, elapsed, paint, status_style, status_text, Ui};
+use crate::{
+    output::{self, elapsed, paint, status_style, status_text, Ui},
+    text::{line, shell_quote},
+};
 
 /// How a wait went: the outcome, how long it took and how many reads it made.
 pub struct Waited {
@@ -41,7 +44,7 @@ impl StatusLine {
             ProgressStyle::with_template("{spinner} {prefix} {msg} · {elapsed} · reads: {pos}")
                 .expect("the template is valid"),
         );
-        bar.set_prefix(format!("deployment {id}"));
+        bar.set_prefix(format!("deployment {}", line(id)));
         bar.set_message("…");
         bar.set_draw_target(target);
         if ui.live {
@@ -61,10 +64,10 @@ impl StatusLine {
             self.bar.set_message(paint(
                 self.ui.color_err,
                 status_style(deployment.status.as_ref()),
-                status,
+                &status,
             ));
         } else {
-            output::err(format!("deployment {}: {status}", self.id));
+            output::err(format!("deployment {}: {status}", line(&self.id)));
         }
     }
 
@@ -113,11 +116,12 @@ pub async fn wait_for(client: &Client, id: &str, max_wait: Duration, line: &Stat
 
 /// `Completed in 4s (3 reads)`, coloured by status.
 pub fn summary(ui: Ui, id: &str, deployment: Option<&AgentDeployment>, waited: &Waited) -> String {
-    let status = deployment.map_or("still running", status_text);
+    let status = deployment.map_or_else(|| "still running".into(), status_text);
     let style = status_style(deployment.and_then(|d| d.status.as_ref()));
     format!(
-        "deployment {id} {} after {} ({} reads)",
-        paint(ui.color_out, style, status),
+        "deployment {} {} after {} ({} reads)",
+        line(id),
+        paint(ui.color_out, style, &status),
         elapsed(waited.elapsed),
         waited.reads
     )
@@ -126,7 +130,8 @@ pub fn summary(ui: Ui, id: &str, deployment: Option<&AgentDeployment>, waited: &
 /// Tells the user how to pick up deployment `id` again or stop it (stderr).
 pub fn resume_hint(task_id: Option<i64>, id: &str) {
     let task = task_id.map(|t| format!("task {t}, ")).unwrap_or_default();
-    output::err(format!("{task}deployment {id} is still there:"));
+    output::err(format!("{task}deployment {} is still there:", line(id)));
+    let id = shell_quote(id);
     output::err(format!("  resume waiting: qc-agents deployments wait {id}"));
     output::err(format!("  stop it:        qc-agents deployments stop {id}"));
     if let Some(task_id) = task_id {

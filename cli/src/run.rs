@@ -1,22 +1,26 @@
 //! `qc-agents run`: create a task, deploy it, wait for it (following the conversation with
-//! --follow), print the conversation, then delete the deployment and the task unless --keep.
+//! --follow), print the conversation, then delete the deployment and the task, unless
+//! --keep or the run did not complete. A signal meanwhile lets the request in flight
+//! answer, so that the report ([`outcome`](crate::outcome)) says exactly what exists.
 
-use std::{collections::HashSet, sync::Mutex, time::Duration};
+use std::{collections::HashSet, path::PathBuf, sync::Mutex, time::Duration};
 
 use futures_util::StreamExt as _;
 use quantconnect_agents::{
-    types::{AgentConversation, AgentConversationMessage, AgentTask},
-    Client, DeploymentStatus, ProjectPreference,
+    types::{AgentConversation, AgentConversationMessage},
+    Client, Error, ProjectPreference,
 };
-use serde_json::json;
 
 use crate::{
-    context::{ctrl_c, parse_duration, Context},
+    context::{parse_duration, prompt_text, Context},
     deployments::id_of_deployment,
     failure::Failure,
+    outcome::{self, Made},
     output::{self, Ui},
     progress::{self, StatusLine},
+    signals::{Signal, Signals},
     tasks::{self, create_task, id_of_task},
+    text::{line, shell_quote},
 };
 
 /// `qc-agents run`.
@@ -29,8 +33,16 @@ pub struct Args {
     #[arg(long)]
     pub name: String,
     /// What the agent is asked to do
-    #[arg(long)]
-    pub prompt: String,
+    #[arg(
+        long,
+        required_unless_present = "prompt_file",
+        conflicts_with = "prompt_file"
+    )]
+    pub prompt: Option<String>,
+    /// Read the prompt from this file (`-` for stdin), for prompts too long for the
+    /// command line
+    #[arg(long, value_name = "PATH")]
+    pub prompt_file: Option<PathBuf>,
     /// Which project the task's deployments work in
     #[arg(long, value_parser = tasks::project_preference(),
           default_value_t = ProjectPreference::ProjectForTask)]
@@ -46,163 +58,293 @@ pub struct Args {
     pub keep: bool,
 }
 
-/// The key a message is known by, as the library's follower keys it.
-fn message_key(index: usize, message: &AgentConversationMessage) -> String {
-    message.id.clone().unwrap_or_else(|| format!("#{index}"))
-}
-
-/// What `run` got as far as, for the JSON object and for cleaning up.
-#[derive(Default)]
-struct Progress {
-    task: Option<AgentTask>,
-    deployment_id: Option<String>,
-}
-
-/// `run`: create the task, deploy it, wait, print the conversation, clean up.
+/// `run`: the flow, then the report of what it leaves, on every path.
 pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
-    let ui = ctx.ui;
-    let client = ctx.client()?;
-    let state = Mutex::new(Progress::default());
-    let flow = run_flow(&client, ui, &args, &state);
-    tokio::select! {
-        result = flow => return result,
-        // Handled below, once the flow (and its status line) has been dropped.
-        () = ctrl_c() => {}
-    }
-    let state = state.lock().unwrap_or_else(|p| p.into_inner());
-    let task_id = state.task.as_ref().and_then(|t| t.id);
-    output::err("interrupted: stopped waiting; nothing was stopped or deleted");
-    match (&state.deployment_id, task_id) {
-        (Some(id), task_id) => progress::resume_hint(task_id, id),
-        (None, Some(task_id)) => {
-            output::err(format!("task {task_id} was created but not deployed:"));
-            output::err(format!(
-                "  deploy it:  qc-agents deployments create {task_id}"
-            ));
-            output::err(format!("  delete it:  qc-agents tasks delete {task_id}"));
-        }
-        (None, None) => output::err("no task was created"),
-    }
-    Err(Failure::Interrupted)
+    // Caught before anything is sent, so that no signal can cut a create off unreported.
+    let mut signals = Signals::listen();
+    let mut made = Made::default();
+    let result = flow(ctx, &args, &mut signals, &mut made).await;
+    outcome::report(ctx.ui, &made, &result);
+    result
 }
 
-async fn run_flow(
-    client: &Client,
-    ui: Ui,
-    args: &Args,
-    state: &Mutex<Progress>,
-) -> Result<(), Failure> {
-    let lock = || state.lock().unwrap_or_else(|p| p.into_inner());
-    let task = create_task(
-        client,
-        args.agent,
-        args.name.clone(),
-        args.prompt.clone(),
-        args.project_preference.clone(),
-    )
-    .await?;
-    let task_id = id_of_task(&task)?;
-    lock().task = Some(task.clone());
-    ui.line(format!(
-        "created task {task_id} ({})",
-        task.name.as_deref().unwrap_or("unnamed")
-    ));
+/// Runs requests to their answer: the first signal is noted and the request in flight
+/// finishes (its answer says what exists); a second one abandons it.
+struct Stop<'a> {
+    signals: &'a mut Signals,
+    first: Option<Signal>,
+}
 
-    let created = client.create_agent_deployment(task_id).await?;
-    let id = id_of_deployment(&created)?;
-    lock().deployment_id = Some(id.clone());
-    ui.line(format!("created deployment {id}"));
-
-    let line = StatusLine::new(ui, &id);
-    let printed = Mutex::new(HashSet::new());
-    let follow = async {
-        if !args.follow {
-            return;
-        }
-        let stream = client
-            .follow_conversation(id.as_str())
-            .max_wait(args.max_wait)
-            .stream();
-        let mut stream = std::pin::pin!(stream);
-        let mut index = 0;
-        while let Some(message) = stream.next().await {
-            match message {
-                Ok(message) => {
-                    line.print(output::message_view(&message, ui.color_out));
-                    printed
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(message_key(index, &message));
-                    index += 1;
+impl Stop<'_> {
+    async fn settle<T>(
+        &mut self,
+        what: &str,
+        request: impl std::future::Future<Output = T>,
+    ) -> Result<T, Signal> {
+        let mut request = std::pin::pin!(request);
+        loop {
+            tokio::select! {
+                answer = &mut request => return Ok(answer),
+                signal = self.signals.next() => {
+                    if self.first.is_some() {
+                        return Err(signal);
+                    }
+                    self.first = Some(signal);
+                    output::err(format!(
+                        "{}: waiting for {what} to answer, to tell what exists ({} again \
+                         exits at once)",
+                        signal.name(),
+                        signal.name()
+                    ));
                 }
-                // The waiter reports how the deployment ended; the messages still to come
-                // are printed after it from one last read.
-                Err(_) => break,
             }
         }
+    }
+
+    /// Ends the run here if a signal came.
+    fn check(&self) -> Result<(), Failure> {
+        self.first.map_or(Ok(()), |s| Err(Failure::Interrupted(s)))
+    }
+}
+
+/// What a second signal leaves: the request in flight cut off, `what` said about it.
+fn abandoned(made: &mut Made, what: String) -> impl FnOnce(Signal) -> Failure + '_ {
+    move |signal| {
+        made.unresolved = Some(what);
+        Failure::Interrupted(signal)
+    }
+}
+
+/// Whether a failed request may still have done what it asked: anything but a refusal or
+/// a request that was never sent.
+fn may_have_acted(e: &Error) -> bool {
+    !matches!(
+        e,
+        Error::Api { .. }
+            | Error::Authentication { .. }
+            | Error::InvalidRequest { .. }
+            | Error::MissingOrganization { .. }
+            | Error::MissingCredentials { .. }
+            | Error::CredentialsFile { .. }
+            | Error::Configuration { .. }
+    )
+}
+
+async fn flow(
+    ctx: &Context,
+    args: &Args,
+    signals: &mut Signals,
+    made: &mut Made,
+) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let client = ctx.client()?;
+    let started = std::time::SystemTime::now();
+    // Read on a thread of its own (stdin may block), and given up at a signal.
+    let (text, file) = (args.prompt.clone(), args.prompt_file.clone());
+    let read = tokio::task::spawn_blocking(move || prompt_text(text, file.as_deref(), "prompt"));
+    let prompt = tokio::select! {
+        read = read => read.map_err(|e| Failure::Local(format!("cannot read the prompt: {e}")))??,
+        signal = signals.next() => return Err(Failure::Interrupted(signal)),
     };
-    let (waited, ()) = tokio::join!(
-        progress::wait_for(client, &id, args.max_wait, &line),
-        follow
+    let mut stop = Stop {
+        signals,
+        first: None,
+    };
+
+    let create = create_task(
+        &client,
+        args.agent,
+        args.name.clone(),
+        prompt,
+        args.project_preference.clone(),
     );
-    line.finish();
+    let check_tasks = format!(
+        "the task create was cut off: whether it made a task is unknown; look for {} in: \
+         qc-agents tasks list",
+        line(&args.name)
+    );
+    let created = stop
+        .settle("the task create", create)
+        .await
+        .map_err(abandoned(made, check_tasks.clone()))?;
+    let task = match created {
+        Ok(task) => task,
+        Err(e) if may_have_acted(&e) => {
+            let tasks = stop
+                .settle("the task lookup", client.list_agent_tasks())
+                .await
+                .map_err(abandoned(made, check_tasks.clone()))?;
+            match tasks {
+                Ok(tasks) => made.found_tasks(tasks, &args.name, started),
+                Err(lookup) => {
+                    made.unresolved = Some(format!("{check_tasks} (listing them failed: {lookup})"))
+                }
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let task_id = id_of_task(&task)?;
+    ui.line(format!(
+        "created task {task_id} ({})",
+        task.name.as_deref().map_or_else(|| "unnamed".into(), line)
+    ));
+    made.task = Some(task);
+    stop.check()?;
+
+    let check_deployments = format!(
+        "the deployment create was cut off: whether task {task_id} was deployed is unknown; \
+         check with: qc-agents deployments list {task_id}"
+    );
+    let created = stop
+        .settle(
+            "the deployment create",
+            client.create_agent_deployment(task_id),
+        )
+        .await
+        .map_err(abandoned(made, check_deployments.clone()))?;
+    let deployment = match created {
+        Ok(deployment) => deployment,
+        Err(e) if may_have_acted(&e) => {
+            let listed = stop
+                .settle(
+                    "the deployment lookup",
+                    client.list_agent_deployments(task_id),
+                )
+                .await
+                .map_err(abandoned(made, check_deployments.clone()))?;
+            match listed {
+                Ok(deployments) => made.found_deployments(deployments),
+                Err(lookup) => {
+                    made.unresolved =
+                        Some(format!("{check_deployments} (listing failed: {lookup})"))
+                }
+            }
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let id = id_of_deployment(&deployment)?;
+    ui.line(format!("created deployment {}", line(&id)));
+    made.deployment = Some(deployment);
+    stop.check()?;
+
+    let waited = {
+        let status = StatusLine::new(ui, &id);
+        let printed = Mutex::new(HashSet::new());
+        let both = async {
+            tokio::join!(
+                progress::wait_for(&client, &id, args.max_wait, &status),
+                follow(&client, ui, args, &id, &status, &printed)
+            )
+            .0
+        };
+        tokio::select! {
+            waited = both => {
+                status.finish();
+                Some((waited, printed.into_inner().unwrap_or_else(|p| p.into_inner())))
+            }
+            // The status line is dropped (cleared) before the report.
+            signal = stop.signals.next() => { stop.first = Some(signal); None }
+        }
+    };
+    let Some((waited, printed)) = waited else {
+        // Its status now, for the report; a second signal leaves the last one known.
+        let read = stop
+            .settle("the deployment's status", client.read_agent_deployment(&id))
+            .await;
+        let first = stop.first.unwrap_or(Signal::Interrupt);
+        return match read {
+            Ok(read) => {
+                made.deployment = read.ok().or(made.deployment.take());
+                Err(Failure::Interrupted(first))
+            }
+            Err(second) => Err(Failure::Interrupted(second)),
+        };
+    };
 
     let last = match &waited.outcome {
         Ok(d) => Some(d.clone()),
         Err(e) => e.deployment().cloned(),
     };
     ui.line(progress::summary(ui, &id, last.as_ref(), &waited));
-
+    if last.is_some() {
+        made.deployment = last;
+    }
     // The whole conversation, once: printed where --follow did not already, and in the JSON.
-    let conversation = client.read_agent_conversation(&id).await;
+    let conversation = stop
+        .settle("the conversation", client.read_agent_conversation(&id))
+        .await
+        .map_err(Failure::Interrupted)?;
     if let Ok(conversation) = &conversation {
         if !ui.json {
-            print_rest(
-                ui,
-                conversation,
-                &printed.lock().unwrap_or_else(|p| p.into_inner()),
-            );
+            print_rest(ui, conversation, &printed);
         }
     }
-    if ui.json {
-        let conversation = conversation.as_ref().ok();
-        ui.json(&json!({"task": task, "deployment": last, "conversation": conversation}));
-    }
-
-    let ended = last
-        .as_ref()
-        .and_then(|d| d.status.as_ref())
-        .is_some_and(DeploymentStatus::is_terminal);
-    let outcome = waited.outcome.map(drop).map_err(Failure::from);
-    if !ended {
-        // Still running (or unknown): leave it for the user, and say how to pick it up.
-        progress::resume_hint(Some(task_id), &id);
-        return outcome;
-    }
-    let cleaned = if args.keep {
-        ui.line(format!(
-            "kept task {task_id} and deployment {id} (--keep); delete them with: \
-             qc-agents deployments delete {id} && qc-agents tasks delete {task_id}"
-        ));
-        Ok(())
-    } else {
-        match client.delete_agent_deployment(&id).await {
-            Ok(()) => client.delete_agent_task(task_id).await,
-            Err(e) => Err(e),
-        }
-        .inspect(|()| ui.line(format!("deleted deployment {id} and task {task_id}")))
-    };
-    // How the deployment ended decides the exit status; then a conversation that could
-    // not be read; then a cleanup that failed.
-    // Any cleanup failure that will not be the error reported is said here.
-    if let Err(e) = &cleaned {
-        if outcome.is_err() || conversation.is_err() {
-            output::err(format!("error: cleaning up: {e}"));
-        }
-    }
-    outcome?;
+    made.conversation = conversation.as_ref().ok().cloned();
+    stop.check()?;
+    // A run that did not complete, or whose conversation cannot be read, keeps it all.
+    waited.outcome.map_err(Failure::from)?;
     conversation?;
-    Ok(cleaned?)
+
+    if args.keep {
+        ui.line(format!(
+            "kept task {task_id} and deployment {} (--keep); delete them with: \
+             qc-agents deployments delete {} && qc-agents tasks delete {task_id}",
+            line(&id),
+            shell_quote(&id)
+        ));
+        return Ok(());
+    }
+    stop.settle("the deletion", client.delete_agent_deployment(&id))
+        .await
+        .map_err(Failure::Interrupted)??;
+    made.deleted_deployment = true;
+    stop.check()?;
+    stop.settle("the deletion", client.delete_agent_task(task_id))
+        .await
+        .map_err(Failure::Interrupted)??;
+    made.deleted_task = true;
+    ui.line(format!(
+        "deleted deployment {} and task {task_id}",
+        line(&id)
+    ));
+    Ok(())
+}
+
+/// With --follow: prints each message as it settles, until the deployment ends.
+async fn follow(
+    client: &Client,
+    ui: Ui,
+    args: &Args,
+    id: &str,
+    status: &StatusLine,
+    printed: &Mutex<HashSet<String>>,
+) {
+    if !args.follow {
+        return;
+    }
+    let stream = client
+        .follow_conversation(id)
+        .max_wait(args.max_wait)
+        .stream();
+    let mut stream = std::pin::pin!(stream);
+    let mut index = 0;
+    // The waiter reports how the deployment ended; the messages still to come are printed
+    // after it from one last read.
+    while let Some(Ok(message)) = stream.next().await {
+        status.print(output::message_view(&message, ui.color_out));
+        printed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(message_key(index, &message));
+        index += 1;
+    }
+}
+
+/// The key a message is known by, as the library's follower keys it.
+fn message_key(index: usize, message: &AgentConversationMessage) -> String {
+    message.id.clone().unwrap_or_else(|| format!("#{index}"))
 }
 
 /// Prints the messages of `conversation` not already printed, then its footer.

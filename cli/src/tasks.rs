@@ -7,7 +7,11 @@ use clap::{
 };
 use quantconnect_agents::{types::AgentTask, Client, Error, ProjectPreference};
 
-use crate::{context::Context, failure::Failure, output};
+use crate::{
+    context::{prompt_text, Context},
+    failure::Failure,
+    output,
+};
 
 /// `qc-agents tasks`.
 #[derive(Debug, Subcommand)]
@@ -28,8 +32,15 @@ pub enum Command {
         #[arg(long)]
         name: String,
         /// What the agent is asked to do
-        #[arg(long)]
-        prompt: String,
+        #[arg(
+            long,
+            required_unless_present = "prompt_file",
+            conflicts_with = "prompt_file"
+        )]
+        prompt: Option<String>,
+        /// Read the prompt from this file (`-` for stdin)
+        #[arg(long, value_name = "PATH")]
+        prompt_file: Option<std::path::PathBuf>,
         /// Which project the task's deployments work in
         #[arg(long, value_parser = project_preference(),
               default_value_t = ProjectPreference::ProjectForTask)]
@@ -69,8 +80,12 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
             agent,
             name,
             prompt,
+            prompt_file,
             project_preference,
-        } => create(ctx, agent, name, prompt, project_preference).await,
+        } => {
+            let prompt = prompt_text(prompt, prompt_file.as_deref(), "prompt")?;
+            create(ctx, agent, name, prompt, project_preference).await
+        }
         Command::Rename { id, name } => rename(ctx, id, name).await,
         Command::Delete { id } => delete(ctx, id).await,
     }

@@ -1,0 +1,177 @@
+//! What the test files share: the simulator on its own runtime, the binary run with an
+//! empty environment and a temporary `HOME`, and waiting for a spawned process.
+
+#![allow(dead_code)] // Each test file uses a part.
+
+use std::{
+    path::Path,
+    process::{Child, Command as StdCommand, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use assert_cmd::Command;
+use quantconnect_agents::{
+    simulator::{Schedule, Simulator},
+    Client, Credentials, ProjectPreference,
+};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_qc-agents");
+pub const USER: &str = "424242";
+pub const TOKEN: &str = "tok-7f3c9e-SECRET-never-print";
+
+/// A simulator on its own runtime, so it serves while the test thread blocks on the CLI.
+pub struct Sim {
+    pub sim: Simulator,
+    pub rt: tokio::runtime::Runtime,
+    pub home: TempDir,
+}
+
+impl Sim {
+    pub fn start(schedule: Schedule) -> Sim {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let sim = rt
+            .block_on(
+                Simulator::builder()
+                    .schedule(schedule)
+                    .credentials(Credentials::new(USER, TOKEN))
+                    .start(),
+            )
+            .unwrap();
+        Sim {
+            sim,
+            rt,
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// `qc-agents` pointed at the simulator through the environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = bare(self.home.path());
+        cmd.env("QC_API_URL", self.sim.base_url())
+            .env("QC_USER_ID", USER)
+            .env("QC_API_TOKEN", TOKEN)
+            .env("QC_ORGANIZATION_ID", self.sim.organization_id());
+        cmd
+    }
+
+    /// The same as a std command with piped stdio, to spawn and signal.
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.std_cmd(args).spawn().unwrap()
+    }
+
+    pub fn std_cmd(&self, args: &[&str]) -> StdCommand {
+        let mut cmd = StdCommand::new(BIN);
+        cmd.args(args)
+            .env_clear()
+            .env("HOME", self.home.path())
+            .env("QC_API_URL", self.sim.base_url())
+            .env("QC_USER_ID", USER)
+            .env("QC_API_TOKEN", TOKEN)
+            .env("QC_ORGANIZATION_ID", self.sim.organization_id())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    pub fn client(&self) -> Client {
+        self.sim.client()
+    }
+
+    pub fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    pub fn new_task(&self, name: &str, prompt: &str) -> i64 {
+        let client = self.client();
+        self.block_on(client.create_agent_task(|t| {
+            t.agent_id(47)
+                .name(name)
+                .prompt(prompt)
+                .project_preference(ProjectPreference::ProjectForTask)
+        }))
+        .unwrap()
+        .id
+        .unwrap()
+    }
+}
+
+pub fn fast() -> Schedule {
+    Schedule {
+        in_queue: Duration::from_millis(100),
+        running: Duration::from_millis(300),
+        failure: None,
+    }
+}
+
+/// The binary with an empty environment and `HOME` at `home`.
+pub fn bare(home: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear().env("HOME", home);
+    cmd
+}
+
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command, args: &[&str]) -> Ran {
+    let output = cmd
+        .args(args)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    Ran {
+        code: output.status.code(),
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
+
+impl Ran {
+    #[track_caller]
+    pub fn ok(self) -> Ran {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "stdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    /// No control character but newline reaches either stream.
+    #[track_caller]
+    pub fn printable(&self) {
+        for (name, text) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bad: Vec<char> = text
+                .chars()
+                .filter(|c| c.is_control() && *c != '\n')
+                .collect();
+            assert!(bad.is_empty(), "{name} holds {bad:?}: {text:?}");
+        }
+    }
+}
+
+/// Waits for `child` to exit, killing it and failing after `within`.
+pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the process did not exit within {within:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
