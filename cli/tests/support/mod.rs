@@ -89,15 +89,10 @@ impl Sim {
 
     pub fn new_task(&self, name: &str, prompt: &str) -> i64 {
         let client = self.client();
-        self.block_on(client.create_agent_task(|t| {
-            t.agent_id(47)
-                .name(name)
-                .prompt(prompt)
-                .project_preference(ProjectPreference::ProjectForTask)
-        }))
-        .unwrap()
-        .id
-        .unwrap()
+        self.block_on(client.create_agent_task(47, name, prompt, ProjectPreference::ProjectForTask))
+            .unwrap()
+            .id
+            .unwrap()
     }
 }
 
