@@ -29,6 +29,8 @@ pub struct StatusLine {
     bar: ProgressBar,
     ui: Ui,
     id: String,
+    /// The deployment as last read, for a report that must say its status.
+    last: std::sync::Mutex<Option<AgentDeployment>>,
 }
 
 impl StatusLine {
@@ -54,11 +56,15 @@ impl StatusLine {
             bar,
             ui,
             id: id.to_owned(),
+            last: std::sync::Mutex::new(None),
         }
     }
 
     /// Shows a new status: on the live line, or as a plain line on stderr.
     pub fn status(&self, deployment: &AgentDeployment) {
+        if let Ok(mut last) = self.last.lock() {
+            *last = Some(deployment.clone());
+        }
         let status = status_text(deployment);
         if self.ui.live {
             self.bar.set_message(paint(
@@ -69,6 +75,11 @@ impl StatusLine {
         } else {
             output::err(format!("deployment {}: {status}", line(&self.id)));
         }
+    }
+
+    /// The deployment as last read, if it was.
+    pub fn last_seen(&self) -> Option<AgentDeployment> {
+        self.last.lock().ok().and_then(|last| last.clone())
     }
 
     /// Prints a line on stdout without tearing the status line.

@@ -229,6 +229,7 @@ async fn flow(
     made.deployment = Some(deployment);
     stop.check()?;
 
+    let mut last_seen = None;
     let waited = {
         let status = StatusLine::new(ui, &id);
         let printed = Mutex::new(HashSet::new());
@@ -245,7 +246,11 @@ async fn flow(
                 Some((waited, printed.into_inner().unwrap_or_else(|p| p.into_inner())))
             }
             // The status line is dropped (cleared) before the report.
-            signal = stop.signals.next() => { stop.first = Some(signal); None }
+            signal = stop.signals.next() => {
+                stop.first = Some(signal);
+                last_seen = status.last_seen();
+                None
+            }
         }
     };
     let Some((waited, printed)) = waited else {
@@ -256,10 +261,14 @@ async fn flow(
         let first = stop.first.unwrap_or(Signal::Interrupt);
         return match read {
             Ok(read) => {
-                made.deployment = read.ok().or(made.deployment.take());
+                // If the read failed, what the waiter saw last, else what the create said.
+                made.deployment = read.ok().or(last_seen).or(made.deployment.take());
                 Err(Failure::Interrupted(first))
             }
-            Err(second) => Err(Failure::Interrupted(second)),
+            Err(second) => {
+                made.deployment = last_seen.or(made.deployment.take());
+                Err(Failure::Interrupted(second))
+            }
         };
     };
 
