@@ -20,6 +20,7 @@ mod outcome;
 mod output;
 mod progress;
 mod run;
+mod shell;
 mod signals;
 mod simulate;
 mod tasks;
@@ -72,6 +73,9 @@ enum Command {
     Account(account::Command),
     /// Serve the embedded simulator of the Agents API until Ctrl-C, for trying things out
     Simulate(simulate::Args),
+    // `completions` and `man`, at the top level.
+    #[command(flatten)]
+    Shell(shell::Command),
 }
 
 fn main() -> ExitCode {
@@ -151,6 +155,7 @@ async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
         Command::Conversation(args) => conversation::run(ctx, args).await,
         Command::Account(c) => account::run(ctx, c).await,
         Command::Simulate(args) => simulate::run(ctx, args).await,
+        Command::Shell(command) => shell::run(Cli::command(), command),
     }
 }
 
