@@ -222,12 +222,7 @@ pub fn status_text(deployment: &AgentDeployment) -> String {
 
 /// `1h 02m 03s`, `4m 05s`, `7.9s`: tenths under a minute, whole seconds above, for people.
 pub fn elapsed(d: Duration) -> String {
-    let s = d.as_secs();
-    match (s / 3600, s / 60 % 60, s % 60) {
-        (0, 0, _) => format!("{:.1}s", (d.as_millis() / 100) as f64 / 10.0),
-        (0, m, s) => format!("{m}m {s:02}s"),
-        (h, m, s) => format!("{h}h {m:02}m {s:02}s"),
-    }
+    quantconnect_agents::duration::for_people(d).to_string()
 }
 
 /// Rows in aligned columns, no borders: easy to read and to `grep`/`awk`. Written line by

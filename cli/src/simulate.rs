@@ -12,11 +12,19 @@ use crate::{
     output,
 };
 
+/// A duration as [`parse_duration`] takes it, or `0`: a deployment may skip the queue.
+fn queue_time(text: &str) -> Result<Duration, String> {
+    match text.trim() {
+        "0" | "0s" => Ok(Duration::ZERO),
+        _ => parse_duration(text),
+    }
+}
+
 /// `qc-agents simulate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// How long each new deployment stays InQueue
-    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = parse_duration)]
+    /// How long each new deployment stays InQueue (0 for not at all)
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = queue_time)]
     pub in_queue: Duration,
     /// How long each run stays Running
     #[arg(long, value_name = "DURATION", default_value = "3s", value_parser = parse_duration)]

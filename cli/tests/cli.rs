@@ -753,6 +753,8 @@ fn usage_errors_exit_2() {
         &["no-such-command"],
         // Fits a Duration but would overflow the clock: refused, not a panic later.
         &["simulate", "--running", "1e19"],
+        &["deployments", "wait", "A-1", "--max-wait", "0"],
+        &["--timeout", "0s", "tasks", "list"],
     ] {
         let ran = run(&mut sim.cmd(), args);
         assert_eq!(ran.code, Some(2), "{args:?}: {}", ran.stderr);

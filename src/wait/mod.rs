@@ -53,8 +53,10 @@ pub enum WaitError {
 
     /// The deployment had not ended when the maximum wait ran out.
     #[error(
-        "deployment {deployment_id} had not ended after {elapsed:?} (max wait {max_wait:?}, \
-         {polls} reads); last status: {}",
+        "deployment {deployment_id} had not ended after {} (max wait {}, {polls} reads); \
+         last status: {}",
+        crate::duration::for_people(*elapsed),
+        crate::duration::for_people(*max_wait),
         last.as_ref().and_then(|d| d.status.as_ref()).map_or("unknown", |s| s.as_str())
     )]
     ExceededMaxWait {
