@@ -87,8 +87,30 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
         Command::List => list(ctx).await,
         Command::Read { id } => read(ctx, id).await,
         Command::Create(fields) => create(ctx, read_system_prompt(fields)?).await,
+        Command::Update { fields, .. } if fields.is_empty() => Err(Failure::Usage(
+            "agents update: nothing to change; give at least one of --name, --description, \
+             --system-prompt, --model, --reasoning-effort, --max-turns, --tool-choice, --tool, \
+             --public"
+                .into(),
+        )),
         Command::Update { id, fields } => update(ctx, id, read_system_prompt(fields)?).await,
         Command::Delete { id } => delete(ctx, id).await,
+    }
+}
+
+impl AgentFields {
+    /// Whether no field is set: nothing for `agents update` to change.
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.description.is_none()
+            && self.system_prompt.is_none()
+            && self.system_prompt_file.is_none()
+            && self.model.is_none()
+            && self.reasoning_effort.is_none()
+            && self.max_turns.is_none()
+            && self.tool_choice.is_none()
+            && self.tools.is_empty()
+            && self.public.is_none()
     }
 }
 

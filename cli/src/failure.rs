@@ -73,6 +73,13 @@ fn describe(e: &Error) -> String {
         Error::MissingCredentials { .. } => {
             format!("{e}; or save them with `qc-agents login --user-id ID --api-token TOKEN`")
         }
+        // QuantConnect's answer to an id it does not know, or one of another organization.
+        Error::Api { errors, .. } if errors.iter().any(|m| m.trim() == "Invalid argument") => {
+            format!(
+                "{e} (the id may not exist, or may belong to another organization than \
+                 --organization / QC_ORGANIZATION_ID)"
+            )
+        }
         _ => e.to_string(),
     }
 }

@@ -518,6 +518,7 @@ fn tasks_read_of_an_unknown_id_exits_1_with_the_apis_message() {
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     assert!(ran.stderr.contains("readAgentTask"), "{}", ran.stderr);
     assert!(ran.stderr.contains("Invalid argument"), "{}", ran.stderr);
+    assert!(ran.stderr.contains("may not exist"), "{}", ran.stderr);
 }
 
 #[test]
@@ -754,6 +755,8 @@ fn usage_errors_exit_2() {
         // Fits a Duration but would overflow the clock: refused, not a panic later.
         &["simulate", "--running", "1e19"],
         &["deployments", "wait", "A-1", "--max-wait", "0"],
+        // Nothing to change is not a silent success.
+        &["agents", "update", "105"],
         &["--timeout", "0s", "tasks", "list"],
     ] {
         let ran = run(&mut sim.cmd(), args);

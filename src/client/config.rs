@@ -252,7 +252,7 @@ fn normalize_base_url(base_url: &str, allow_insecure_http: bool) -> Result<Strin
         return Err(Error::Configuration {
             detail: format!(
                 "base URL `{trimmed}` is plain http on another machine, where the signature can \
-                 be read and replayed: use https, or ClientBuilder::allow_insecure_http(true)"
+                 be read and replayed: use https (plain http is for a server on this machine)"
             ),
         });
     }
@@ -375,7 +375,9 @@ mod tests {
         }
         let remote = "http://www.quantconnect.com/api/v2";
         let err = normalize_base_url(remote, false).unwrap_err();
-        assert!(err.to_string().contains("allow_insecure_http"), "{err}");
+        // Advice a CLI user can follow too (the library's way out is in the builder's docs).
+        assert!(err.to_string().contains("use https"), "{err}");
+        assert!(!err.to_string().contains("ClientBuilder"), "{err}");
         assert!(normalize_base_url(remote, true).is_ok());
     }
 
