@@ -21,15 +21,15 @@ use crate::{
 /// into a stream with [`stream`](Self::stream).
 #[must_use = "a follower does nothing until streamed"]
 #[derive(Debug)]
-pub struct ConversationFollower<'a> {
-    client: &'a Client,
+pub struct ConversationFollower {
+    client: Client,
     deployment_id: String,
     max_wait: Duration,
     backoff: Backoff,
 }
 
-impl<'a> ConversationFollower<'a> {
-    pub(super) fn new(client: &'a Client, deployment_id: String) -> Self {
+impl ConversationFollower {
+    pub(super) fn new(client: Client, deployment_id: String) -> Self {
         ConversationFollower {
             client,
             deployment_id,
@@ -62,7 +62,7 @@ impl<'a> ConversationFollower<'a> {
     /// failures are retried on the schedule.
     pub fn stream(
         self,
-    ) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>> + Send + 'a {
+    ) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>> + Send + 'static {
         let ConversationFollower {
             client,
             deployment_id,
@@ -70,13 +70,14 @@ impl<'a> ConversationFollower<'a> {
             backoff,
         } = self;
         let id = deployment_id.clone();
+        let reader = client.clone();
         let read_deployment = move || {
-            let id = id.clone();
+            let (client, id) = (reader.clone(), id.clone());
             async move { client.read_agent_deployment(&id).await }
         };
         let id = deployment_id.clone();
         let read_conversation = move || {
-            let id = id.clone();
+            let (client, id) = (client.clone(), id.clone());
             async move {
                 client
                     .read_agent_conversation(&id)

@@ -158,16 +158,19 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_deployment(&self, deployment_id: impl Into<String>) -> DeploymentWaiter<'_> {
-        DeploymentWaiter::new(self, Target::Deployment(deployment_id.into()))
+    pub fn wait_for_deployment(
+        &self,
+        deployment_id: impl Into<String>,
+    ) -> DeploymentWaiter<'static> {
+        DeploymentWaiter::new(self.clone(), Target::Deployment(deployment_id.into()))
     }
 
     /// Deploys a task and waits for the deployment to end: `createAgentDeployment`, then
     /// [`Client::wait_for_deployment`]. The create response counts as the first reading, so
     /// the first read goes out after the first delay. The create is sent once, never
     /// repeated.
-    pub fn deploy_and_wait(&self, task_id: i64) -> DeploymentWaiter<'_> {
-        DeploymentWaiter::new(self, Target::Deploy(task_id))
+    pub fn deploy_and_wait(&self, task_id: i64) -> DeploymentWaiter<'static> {
+        DeploymentWaiter::new(self.clone(), Target::Deploy(task_id))
     }
 
     /// Follows a deployment's conversation: a stream of its messages as they appear, each
@@ -189,11 +192,8 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn follow_conversation(
-        &self,
-        deployment_id: impl Into<String>,
-    ) -> ConversationFollower<'_> {
-        ConversationFollower::new(self, deployment_id.into())
+    pub fn follow_conversation(&self, deployment_id: impl Into<String>) -> ConversationFollower {
+        ConversationFollower::new(self.clone(), deployment_id.into())
     }
 }
 
