@@ -8,7 +8,7 @@ use quantconnect_agents::{
     retry::RetryPolicy,
     simulator::{Fault, FaultKind, Schedule, Simulator},
     wait::{Backoff, WaitError},
-    Client, Credentials, DeploymentStatus, Error, ProjectPreference,
+    Client, Credentials, DeploymentStatus, Error, ProjectPreference, Role,
 };
 
 /// A client of `sim` that sends every request once.
@@ -137,7 +137,7 @@ async fn stop_gives_stopped_and_prompts_extend_the_conversation() {
         .collect();
     assert_eq!(
         roles,
-        ["user", "user"],
+        [Role::User, Role::User],
         "the first run was stopped before it answered"
     );
     let texts: Vec<_> = conversation
@@ -164,7 +164,7 @@ async fn a_finished_run_answers_in_the_conversation() {
         .unwrap();
     assert_eq!(conversation.messages.len(), 2);
     let answer = &conversation.messages[1];
-    assert_eq!(answer.role.as_deref(), Some("assistant"));
+    assert_eq!(answer.role, Some(Role::Assistant));
     assert!(answer
         .parts
         .iter()

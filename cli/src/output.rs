@@ -387,7 +387,7 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
 
 /// One message of a conversation: a header line with the role and time, then its parts.
 pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
-    let role = m.role.as_deref().unwrap_or("?");
+    let role = m.role.as_ref().map_or("?", |r| r.as_str());
     let role_style = match role {
         "user" => Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
         "assistant" => Style::new()
@@ -404,7 +404,7 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
         None => paint(color, role_style, role),
     }];
     for part in &m.parts {
-        let kind = part.type_.as_deref().unwrap_or("text");
+        let kind = part.type_.as_ref().map_or("text", |k| k.as_str());
         let body = match (kind, &part.text, &part.tool_name) {
             ("reasoning", Some(text), _) => paint(
                 color,
@@ -418,7 +418,7 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
                 &format!(
                     "[tool {tool}{}]",
                     part.state
-                        .as_deref()
+                        .as_ref()
                         .map(|s| format!(": {s}"))
                         .unwrap_or_default()
                 ),

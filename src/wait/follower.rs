@@ -225,9 +225,9 @@ mod tests {
     fn message(id: &str, text: &str) -> AgentConversationMessage {
         AgentConversationMessage {
             id: Some(id.to_owned()),
-            role: Some("assistant".to_owned()),
+            role: Some(crate::Role::Assistant),
             parts: vec![crate::types::AgentConversationMessagePart {
-                type_: Some("text".to_owned()),
+                type_: Some(crate::PartKind::Text),
                 text: Some(text.to_owned()),
                 ..Default::default()
             }],
