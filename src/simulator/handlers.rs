@@ -325,6 +325,7 @@ fn create_agent_deployment(cx: &mut Cx<'_>, body: &[u8]) -> Value {
             start: cx.now,
             queued: true,
             failure: schedule.failure.clone(),
+            stopped: None,
         }],
         stopped: None,
     };
@@ -372,12 +373,15 @@ fn update_agent_deployment(cx: &mut Cx<'_>, body: &[u8]) -> Value {
     else {
         return refuse();
     };
-    d.stopped = None;
+    if let (Some(stopped), Some(last)) = (d.stopped.take(), d.runs.last_mut()) {
+        last.stopped = Some(stopped.instant);
+    }
     d.runs.push(Run {
         prompt: req.prompt,
         start: cx.now,
         queued: false,
         failure: None,
+        stopped: None,
     });
     ok(json!({ "message": "Prompt run started." }))
 }
