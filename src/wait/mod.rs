@@ -19,9 +19,11 @@ use tokio::time::Instant;
 pub use crate::backoff::Backoff;
 use crate::{types::AgentDeployment, Client, DeploymentStatus, Error};
 
+mod events;
 mod follower;
 pub(crate) mod waiter;
 
+pub use events::ConversationEvent;
 pub use follower::ConversationFollower;
 pub use waiter::DeploymentWaiter;
 use waiter::Target;
