@@ -1,7 +1,7 @@
 //! Waiting for a deployment to end ([`DeploymentWaiter`]), and following its conversation
 //! as it grows ([`ConversationFollower`]).
 //!
-//! Both read the deployment on a capped exponential schedule, [`Backoff`]: with the
+//! Both read the deployment (the follower its conversation too) on a capped exponential schedule, [`Backoff`]: with the
 //! defaults the reads happen at about 0, 1, 3, 7, 15, 25, 35, … seconds, so a short
 //! deployment is noticed within a second or two of ending and a long one costs a read per
 //! 10 s, like QuantConnect's own 10 s loop. The last delay is cut short so that one final
@@ -175,8 +175,9 @@ impl Client {
         DeploymentWaiter::new(self.clone(), Target::Deploy(task_id))
     }
 
-    /// Follows a deployment's conversation: a stream of its messages as they appear, each
-    /// once, ending after the deployment ends. See [`ConversationFollower::stream`].
+    /// Follows a deployment's conversation: its events part by part
+    /// ([`ConversationFollower::events`]) or its messages, each once complete
+    /// ([`ConversationFollower::stream`]), ending after the deployment ends.
     ///
     /// ```no_run
     /// # async fn run(client: quantconnect_agents::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -188,7 +189,7 @@ impl Client {
     ///     let message = message?;
     ///     for part in &message.parts {
     ///         if let Some(text) = &part.text {
-    ///             println!("{}: {text}", message.role.as_deref().unwrap_or("?"));
+    ///             println!("{}: {text}", message.role.as_ref().map_or("?", |r| r.as_str()));
     ///         }
     ///     }
     /// }
