@@ -373,16 +373,7 @@ fn update_agent_deployment(cx: &mut Cx<'_>, body: &[u8]) -> Value {
     else {
         return refuse();
     };
-    if let (Some(stopped), Some(last)) = (d.stopped.take(), d.runs.last_mut()) {
-        last.stopped = Some(stopped.instant);
-    }
-    d.runs.push(Run {
-        prompt: req.prompt,
-        start: cx.now,
-        queued: false,
-        failure: None,
-        stopped: None,
-    });
+    d.follow_up(req.prompt, cx.now);
     ok(json!({ "message": "Prompt run started." }))
 }
 

@@ -184,6 +184,20 @@ impl State {
 }
 
 impl DeploymentRecord {
+    /// Starts a run of a follow-up prompt at `now`; a stop ends with the run it stopped.
+    pub(super) fn follow_up(&mut self, prompt: String, now: Moment) {
+        if let (Some(stopped), Some(last)) = (self.stopped.take(), self.runs.last_mut()) {
+            last.stopped = Some(stopped.instant);
+        }
+        self.runs.push(Run {
+            prompt,
+            start: now,
+            queued: false,
+            failure: None,
+            stopped: None,
+        });
+    }
+
     /// The status at `now`, and when the current run ended if it has.
     pub(super) fn status(
         &self,
