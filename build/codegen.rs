@@ -24,6 +24,31 @@ pub const OPEN_ENUMS: &[(&str, &str)] = &[
     ("AgentReasoningEffort", "crate::enums::ReasoningEffort"),
 ];
 
+/// String fields the spec leaves open (QuantConnect documents their values only in prose or
+/// examples, so `openapi.yaml` stays as upstream writes it), typed with an open enum of
+/// `src/enums.rs` all the same: (schema, property, name given to the property's schema,
+/// the Rust type). See [`with_open_string_fields`].
+pub const OPEN_STRING_FIELDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "AgentConversationMessagePart",
+        "type",
+        "AgentConversationPartType",
+        "crate::enums::PartKind",
+    ),
+    (
+        "AgentConversationMessagePart",
+        "state",
+        "AgentToolCallState",
+        "crate::enums::ToolCallState",
+    ),
+    (
+        "AgentConversationMessage",
+        "role",
+        "AgentConversationRole",
+        "crate::enums::Role",
+    ),
+];
+
 /// Generated types whose `Debug` would show a secret, and the hand-written types in
 /// `src/redacted.rs` that replace them.
 pub const REDACTED_MODELS: &[(&str, &str)] = &[("AgentToken", "crate::redacted::AgentToken")];
@@ -138,12 +163,20 @@ pub fn operations(spec: &OpenAPI) -> Result<Vec<OperationSpec>, String> {
 /// message naming what to change.
 pub fn types(spec: &OpenAPI) -> Result<String, String> {
     operations(spec)?;
+    let spec = &with_open_string_fields(spec);
     let mut settings = GenerationSettings::new();
     // The builder interface makes typify generate a builder for each type (`types::builder`).
     settings
         .with_interface(InterfaceStyle::Builder)
         .with_derive("schemars::JsonSchema");
     for (spec_name, rust_type) in OPEN_ENUMS {
+        settings.with_replacement(
+            spec_name,
+            rust_type,
+            [TypeImpl::Display, TypeImpl::FromStr].into_iter(),
+        );
+    }
+    for (_, _, spec_name, rust_type) in OPEN_STRING_FIELDS {
         settings.with_replacement(
             spec_name,
             rust_type,
@@ -168,6 +201,42 @@ pub fn types(spec: &OpenAPI) -> Result<String, String> {
         attrs: Vec::new(),
         items: vec![types],
     }))
+}
+
+/// `spec` with each of [`OPEN_STRING_FIELDS`] moved into a schema of its own, named, that
+/// the generator can replace (it replaces named schemas only); the field keeps its
+/// description. A field the spec lacks is left alone.
+fn with_open_string_fields(spec: &OpenAPI) -> OpenAPI {
+    use openapiv3::{Schema, SchemaKind, Type};
+    let mut spec = spec.clone();
+    let Some(components) = spec.components.as_mut() else {
+        return spec;
+    };
+    for (schema, property, name, _) in OPEN_STRING_FIELDS {
+        let Some(ReferenceOr::Item(Schema {
+            schema_kind: SchemaKind::Type(Type::Object(object)),
+            ..
+        })) = components.schemas.get_mut(*schema)
+        else {
+            continue;
+        };
+        let Some(ReferenceOr::Item(field)) = object.properties.get_mut(*property) else {
+            continue;
+        };
+        let named = Schema::clone(field);
+        **field = Schema {
+            schema_data: named.schema_data.clone(),
+            schema_kind: SchemaKind::AllOf {
+                all_of: vec![ReferenceOr::Reference {
+                    reference: format!("#/components/schemas/{name}"),
+                }],
+            },
+        };
+        components
+            .schemas
+            .insert((*name).to_owned(), ReferenceOr::Item(named));
+    }
+    spec
 }
 
 /// The Rust code that ties every operation to its types (see the module docs), to be

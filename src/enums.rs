@@ -5,7 +5,9 @@
 //! value into its variant and keep any other string in `Unknown`, so old clients keep working
 //! and callers can still see, log and match the new value. They replace the types progenitor
 //! would generate for `AgentDeploymentStatus`, `AgentProjectPreference` and
-//! `AgentReasoningEffort` in `openapi.yaml` (see `build.rs`).
+//! `AgentReasoningEffort` in `openapi.yaml`, and type three string fields the spec leaves
+//! open (a part's `type` and `state`, a message's `role`), whose values QuantConnect gives
+//! only in prose and examples (see `OPEN_STRING_FIELDS` in `build/codegen.rs`).
 
 use std::{borrow::Cow, fmt, str::FromStr};
 
@@ -158,6 +160,57 @@ open_enum! {
     }
 }
 
+open_enum! {
+    /// The kind of a part of a conversation message (its `type`), so code can tell the
+    /// agent's thinking from its answer.
+    PartKind {
+        /// The start of a step of the agent's work; it carries nothing else.
+        StepStart => "step-start",
+        /// The agent's thinking, in `text`.
+        Reasoning => "reasoning",
+        /// A tool call: `tool_name`, `input`, then `output`, as its `state` moves on.
+        DynamicTool => "dynamic-tool",
+        /// The agent's answer (or the user's prompt), in `text`.
+        Text => "text",
+    }
+}
+
+open_enum! {
+    /// The state of a tool call (a [`PartKind::DynamicTool`] part): its input arrives, then
+    /// its outcome.
+    ToolCallState {
+        /// The tool's input is still being written.
+        InputStreaming => "input-streaming",
+        /// The input is complete; the tool runs.
+        InputAvailable => "input-available",
+        /// The tool returned; its `output` is in the part. Final.
+        OutputAvailable => "output-available",
+        /// The tool failed. Final.
+        OutputError => "output-error",
+    }
+}
+
+impl ToolCallState {
+    /// Whether the call has its outcome: `output-available` or `output-error`. An unknown
+    /// state is not final, so a follower waits for one it knows (or the deployment's end).
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            ToolCallState::OutputAvailable | ToolCallState::OutputError
+        )
+    }
+}
+
+open_enum! {
+    /// Who wrote a conversation message.
+    Role {
+        /// The person (or program) that prompted the agent.
+        User => "user",
+        /// The agent.
+        Assistant => "assistant",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +228,23 @@ mod tests {
         assert_eq!(pref, ProjectPreference::ProjectForTask);
         let effort: ReasoningEffort = serde_json::from_str("\"medium\"").unwrap();
         assert_eq!(effort, ReasoningEffort::Medium);
+        let kind: PartKind = serde_json::from_str("\"dynamic-tool\"").unwrap();
+        assert_eq!(kind, PartKind::DynamicTool);
+        let role: Role = serde_json::from_str("\"user\"").unwrap();
+        assert_eq!(role, Role::User);
+        let kind: PartKind = serde_json::from_str("\"source-url\"").unwrap();
+        assert_eq!(kind, PartKind::Unknown("source-url".into()));
+    }
+
+    #[test]
+    fn only_an_outcome_is_a_final_tool_call_state() {
+        let finals: Vec<_> = ToolCallState::KNOWN
+            .iter()
+            .filter(|s| s.is_final())
+            .map(ToolCallState::as_str)
+            .collect();
+        assert_eq!(finals, ["output-available", "output-error"]);
+        assert!(!ToolCallState::from("approval-requested").is_final());
     }
 
     #[test]

@@ -35,7 +35,9 @@ pub use client::{
     DEFAULT_MAX_CONCURRENT_REQUESTS, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT,
     ORGANIZATION_ID_VAR, REQUEST_TIMEOUT_VAR,
 };
-pub use enums::{DeploymentStatus, ProjectPreference, ReasoningEffort};
+pub use enums::{
+    DeploymentStatus, PartKind, ProjectPreference, ReasoningEffort, Role, ToolCallState,
+};
 pub use error::Error;
 pub use operation::Operation;
 pub use transport::{MAX_RESPONSE_OBJECTS, MAX_RESPONSE_VALUES};

@@ -8,7 +8,7 @@ use quantconnect_agents::{
     retry::RetryPolicy,
     simulator::{Fault, FaultKind, Schedule, Simulator},
     wait::{Backoff, WaitError},
-    Client, Credentials, DeploymentStatus, Error, ProjectPreference,
+    Client, Credentials, DeploymentStatus, Error, ProjectPreference, Role,
 };
 
 /// A client of `sim` that sends every request once.
@@ -137,7 +137,7 @@ async fn stop_gives_stopped_and_prompts_extend_the_conversation() {
         .collect();
     assert_eq!(
         roles,
-        ["user", "user"],
+        [Role::User, Role::User],
         "the first run was stopped before it answered"
     );
     let texts: Vec<_> = conversation
@@ -164,7 +164,7 @@ async fn a_finished_run_answers_in_the_conversation() {
         .unwrap();
     assert_eq!(conversation.messages.len(), 2);
     let answer = &conversation.messages[1];
-    assert_eq!(answer.role.as_deref(), Some("assistant"));
+    assert_eq!(answer.role, Some(Role::Assistant));
     assert!(answer
         .parts
         .iter()
@@ -442,4 +442,43 @@ async fn a_waiter_tells_each_read_it_sends() {
         "InQueue, Running and Completed take reads: {sent}"
     );
     assert_eq!(reads.load(Ordering::Relaxed), sent);
+}
+
+#[tokio::test]
+async fn waiters_and_followers_own_their_client_so_they_can_be_spawned() {
+    use futures_util::StreamExt;
+    let sim = simulator(None).await;
+    let client = sim.client();
+    let mut waiters = Vec::new();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let task_id = new_task(&client).await;
+        let created = client.create_agent_deployment(task_id).await.unwrap();
+        let id = created.deployment_id.unwrap();
+        waiters.push(tokio::spawn(
+            client.wait_for_deployment(&id).backoff(fast()).wait(),
+        ));
+        ids.push(id);
+    }
+    let follower = tokio::spawn(
+        client
+            .follow_conversation(&ids[0])
+            .backoff(fast())
+            .stream()
+            .collect::<Vec<_>>(),
+    );
+    // Nothing borrows the client: the tasks hold their own clones.
+    drop(client);
+    let outcomes = futures_util::future::join_all(waiters).await;
+    for (outcome, id) in outcomes.into_iter().zip(&ids) {
+        let done = outcome.expect("the task ran").expect("completed");
+        assert_eq!(done.status, Some(DeploymentStatus::Completed));
+        assert_eq!(done.deployment_id.as_ref(), Some(id));
+    }
+    let messages = follower.await.expect("the task ran");
+    let roles: Vec<_> = messages
+        .iter()
+        .map(|m| m.as_ref().expect("no error").role.clone())
+        .collect();
+    assert_eq!(roles.len(), 2, "the prompt and the answer: {roles:?}");
 }

@@ -451,7 +451,7 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
 
 /// One message of a conversation: a header line with the role and time, then its parts.
 pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
-    let role = m.role.as_deref().map_or_else(|| "?".into(), line);
+    let role = m.role.as_ref().map_or_else(|| "?".into(), |r| line(r.as_str()));
     let role_style = match role.as_str() {
         "user" => Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
         "assistant" => Style::new()
@@ -468,7 +468,7 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
         None => paint(color, role_style, &role),
     }];
     for part in &m.parts {
-        let kind = part.type_.as_deref().unwrap_or("text");
+        let kind = part.type_.as_ref().map_or("text", |k| k.as_str());
         // Painted line by line, so that a style never spans the indent of the next line.
         let (style, body) = match (kind, &part.text, &part.tool_name) {
             ("reasoning", Some(text), _) => (
@@ -482,8 +482,8 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
                     "[tool {}{}]",
                     line(tool),
                     part.state
-                        .as_deref()
-                        .map(|s| format!(": {}", line(s)))
+                        .as_ref()
+                        .map(|s| format!(": {}", line(s.as_str())))
                         .unwrap_or_default()
                 ),
             ),

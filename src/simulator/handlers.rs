@@ -325,6 +325,7 @@ fn create_agent_deployment(cx: &mut Cx<'_>, body: &[u8]) -> Value {
             start: cx.now,
             queued: true,
             failure: schedule.failure.clone(),
+            stopped: None,
         }],
         stopped: None,
     };
@@ -372,13 +373,7 @@ fn update_agent_deployment(cx: &mut Cx<'_>, body: &[u8]) -> Value {
     else {
         return refuse();
     };
-    d.stopped = None;
-    d.runs.push(Run {
-        prompt: req.prompt,
-        start: cx.now,
-        queued: false,
-        failure: None,
-    });
+    d.follow_up(req.prompt, cx.now);
     ok(json!({ "message": "Prompt run started." }))
 }
 

@@ -27,8 +27,15 @@
 //! - A deployment is `InQueue`, then `Running`, then `Completed` on a [`Schedule`], or `Failed`
 //!   with a `runtimeError` when the schedule says so; stopping it makes it `Stopped`. Time is
 //!   tokio's, so tests with paused time run the schedule instantly.
-//! - The conversation holds the task's prompt as a user message and, once a run ends, the
-//!   agent's answer; a follow-up prompt appends a user message and starts another run.
+//! - The conversation holds the task's prompt as a user message and, while a run is
+//!   `Running`, the agent's answer growing part by part: two steps, each a `step-start`,
+//!   its `reasoning` and a `dynamic-tool` call whose `state` moves from `input-available`
+//!   to `output-available`, then the `text`. Its nine changes are spread evenly over the
+//!   schedule's `running` time (the `k`-th at `k/9` of it), so the pace is the schedule's
+//!   and paused-time tests see every step. A follow-up prompt appends a user message at
+//!   once and starts another run whose answer grows the same way. Stopping freezes the
+//!   answer as it was (a tool call may stay `input-available`); a failing run's backtest
+//!   call ends `output-error` and its text gives the error.
 //! - Unknown ids and invalid or missing arguments answer HTTP 200 with
 //!   `{"success": false, "errors": ["Invalid argument"]}`, the wording on record for
 //!   QuantConnect (lean-cli issue #464).
@@ -56,13 +63,15 @@
 //! checks each against the spec.
 
 // The files: `state.rs` holds what the simulator knows (agents, tasks, deployments and
-// how a deployment's status follows from the schedule); `server.rs` the HTTP side (routing
+// how a deployment's status and conversation follow from the schedule); `agent.rs` the
+// script of a run's growing answer; `server.rs` the HTTP side (routing
 // by path through `crate::operation`, the signature check, the body limit); `reply.rs` the
 // replies; `faults.rs` the injected faults and how one is carried out; `handlers.rs` one
 // function per operation, listed in `HANDLERS`. This file holds the public API. The files
-// import one way: server -> faults -> reply, server -> handlers -> state
+// import one way: server -> faults -> reply, server -> handlers -> state -> agent
 // (`tests/layering.rs` checks it).
 
+mod agent;
 mod faults;
 mod handlers;
 mod reply;

@@ -12,13 +12,12 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use serde_json::json;
 use tokio::time::Instant;
 
-use super::{Fault, Schedule, DEFAULT_AGENT_ID};
+use super::{agent, Fault, Schedule, DEFAULT_AGENT_ID};
 use crate::{
     types::{self, AgentConversationMessage, AgentConversationMessagePart},
-    Credentials, DeploymentStatus,
+    Credentials, DeploymentStatus, PartKind, Role,
 };
 
 /// What the server, its connections and the [`Simulator`](super::Simulator) handle share.
@@ -100,6 +99,8 @@ pub(super) struct Run {
     pub(super) queued: bool,
     /// `Some(error)` makes it end `Failed` with that `runtimeError`.
     pub(super) failure: Option<String>,
+    /// When it was stopped, once a later run has cleared the deployment's stop.
+    pub(super) stopped: Option<Instant>,
 }
 
 /// A deployment as stored; its status follows from its runs and the schedule.
@@ -183,6 +184,20 @@ impl State {
 }
 
 impl DeploymentRecord {
+    /// Starts a run of a follow-up prompt at `now`; a stop ends with the run it stopped.
+    pub(super) fn follow_up(&mut self, prompt: String, now: Moment) {
+        if let (Some(stopped), Some(last)) = (self.stopped.take(), self.runs.last_mut()) {
+            last.stopped = Some(stopped.instant);
+        }
+        self.runs.push(Run {
+            prompt,
+            start: now,
+            queued: false,
+            failure: None,
+            stopped: None,
+        });
+    }
+
     /// The status at `now`, and when the current run ended if it has.
     pub(super) fn status(
         &self,
@@ -243,22 +258,26 @@ impl DeploymentRecord {
         }
     }
 
+    /// The conversation at `now`: each run's prompt as a user message at once and, once
+    /// the run is `Running`, the agent's answer as it grows ([`agent::answer`]): the
+    /// `k`-th of [`agent::TICKS`] changes lands at `k / TICKS` of the running time. A stop
+    /// freezes the answer as it was.
     pub(super) fn messages(
         &self,
         schedule: &Schedule,
         now: Instant,
     ) -> Vec<AgentConversationMessage> {
-        let text_part = |kind: &str, text: String| AgentConversationMessagePart {
-            type_: Some(kind.into()),
-            text: Some(text),
-            ..Default::default()
-        };
         let mut messages = Vec::new();
+        let id = |n: usize| format!("msg-{}-{:03}", &self.id[2..10], n);
         for (i, run) in self.runs.iter().enumerate() {
             messages.push(AgentConversationMessage {
-                id: Some(format!("msg-{}-{:03}", &self.id[2..10], 2 * i)),
-                role: Some("user".into()),
-                parts: vec![text_part("text", run.prompt.clone())],
+                id: Some(id(2 * i)),
+                role: Some(Role::User),
+                parts: vec![AgentConversationMessagePart {
+                    type_: Some(PartKind::Text),
+                    text: Some(run.prompt.clone()),
+                    ..Default::default()
+                }],
                 time: Some(run.start.text()),
             });
             let queue = if run.queued {
@@ -266,55 +285,46 @@ impl DeploymentRecord {
             } else {
                 Duration::ZERO
             };
-            let end = run.start.plus(queue + schedule.running);
-            let stopped_first = self.stopped.is_some_and(|s| s.instant < end.instant);
-            if now < end.instant || stopped_first {
+            let running_from = run.start.plus(queue);
+            // A stop, or the next prompt, freezes the answer where it was.
+            let next = self.runs.get(i + 1).map(|r| r.start.instant);
+            let stop = match self.runs.get(i + 1) {
+                Some(_) => run.stopped,
+                None => self.stopped.map(|s| s.instant),
+            };
+            let seen_at = [Some(now), next, stop]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now);
+            let Some(elapsed) = seen_at.checked_duration_since(running_from.instant) else {
+                continue;
+            };
+            let ticks = ticks_after(elapsed, schedule.running);
+            if ticks == 0 {
                 continue;
             }
-            let mut parts = vec![
-                AgentConversationMessagePart {
-                    type_: Some("step-start".into()),
-                    ..Default::default()
-                },
-                text_part("reasoning", format!("The user asks: {}", run.prompt)),
-            ];
-            match &run.failure {
-                Some(error) => parts.push(text_part("text", format!("The run failed: {error}"))),
-                None => {
-                    let mut input = serde_json::Map::new();
-                    input.insert("filePath".into(), json!("main.py"));
-                    input.insert(
-                        "content".into(),
-                        json!("# simulated\nclass Algorithm(QCAlgorithm):\n    pass\n"),
-                    );
-                    let mut output = serde_json::Map::new();
-                    output.insert(
-                        "structuredContent".into(),
-                        json!({"success": true, "errors": [], "warnings": []}),
-                    );
-                    parts.push(AgentConversationMessagePart {
-                        type_: Some("dynamic-tool".into()),
-                        tool_name: Some("create_file".into()),
-                        state: Some("output-available".into()),
-                        input,
-                        output,
-                        ..Default::default()
-                    });
-                    parts.push(text_part(
-                        "text",
-                        format!("Done (simulated): {}", run.prompt),
-                    ));
-                }
-            }
+            let first = schedule.running.as_nanos() / u128::from(agent::TICKS);
             messages.push(AgentConversationMessage {
-                id: Some(format!("msg-{}-{:03}", &self.id[2..10], 2 * i + 1)),
-                role: Some("assistant".into()),
-                parts,
-                time: Some(end.text()),
+                id: Some(id(2 * i + 1)),
+                role: Some(Role::Assistant),
+                parts: agent::answer(&run.prompt, run.failure.as_deref(), ticks),
+                time: Some(running_from.plus(Duration::from_nanos(first as u64)).text()),
             });
         }
         messages
     }
+}
+
+/// How many of a run's [`agent::TICKS`] changes have landed `elapsed` into its `running`
+/// time: all of them at its end (at once when it is zero).
+fn ticks_after(elapsed: Duration, running: Duration) -> u32 {
+    if elapsed >= running {
+        return agent::TICKS;
+    }
+    // elapsed < running <= 100 years, in nanoseconds times 9: far within u128.
+    let ticks = elapsed.as_nanos() * u128::from(agent::TICKS) / running.as_nanos();
+    u32::try_from(ticks).unwrap_or(agent::TICKS)
 }
 
 /// A task as read: its stored fields plus the statuses of its active deployments.

@@ -1,16 +1,16 @@
-//! [`ConversationFollower`]: the conversation's messages, each once it has settled, while
-//! the deployment runs.
+//! [`ConversationFollower`]: a deployment's conversation as events at part granularity
+//! ([`ConversationEvent`]), or as whole messages, while the deployment runs.
 
-use std::{
-    collections::{HashSet, VecDeque},
-    future::Future,
-    time::Duration,
-};
+use std::{collections::VecDeque, future::Future, time::Duration};
 
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use tokio::time::{sleep, Instant};
 
-use super::{before, exceeded_max_wait, Backoff, WaitError, DEFAULT_MAX_WAIT};
+use super::{
+    before,
+    events::{ConversationEvent, Tracker},
+    exceeded_max_wait, Backoff, WaitError, DEFAULT_MAX_WAIT,
+};
 use crate::{
     backoff::random_unit,
     types::{AgentConversationMessage, AgentDeployment},
@@ -18,18 +18,28 @@ use crate::{
 };
 
 /// Follows a deployment's conversation. Made by [`Client::follow_conversation`]; turn it
-/// into a stream with [`stream`](Self::stream).
+/// into a stream of events with [`events`](Self::events), or of whole messages with
+/// [`stream`](Self::stream).
+///
+/// It holds its own clone of the client, so its streams are `Send + 'static`: they can be
+/// spawned, and the client need not outlive them.
+///
+/// # Reads
+/// Each round reads the deployment, then its conversation: two requests. Rounds follow the
+/// [`Backoff`] schedule (by default at about 0, 1, 3, 7, 15, 25, 35, … s): at most 9 rounds
+/// (18 requests) in the first minute and 6 rounds (12 requests) a minute after it. A part
+/// that settles is yielded by the next round, so by default within about 10 s.
 #[must_use = "a follower does nothing until streamed"]
 #[derive(Debug)]
-pub struct ConversationFollower<'a> {
-    client: &'a Client,
+pub struct ConversationFollower {
+    client: Client,
     deployment_id: String,
     max_wait: Duration,
     backoff: Backoff,
 }
 
-impl<'a> ConversationFollower<'a> {
-    pub(super) fn new(client: &'a Client, deployment_id: String) -> Self {
+impl ConversationFollower {
+    pub(super) fn new(client: Client, deployment_id: String) -> Self {
         ConversationFollower {
             client,
             deployment_id,
@@ -51,18 +61,19 @@ impl<'a> ConversationFollower<'a> {
         self
     }
 
-    /// The conversation's messages, each once, in order, as they appear.
+    /// The conversation as [`ConversationEvent`]s, each once, in order, as the reads find
+    /// them: messages starting, parts settling, tool calls changing state, messages
+    /// complete, and last the deployment's end.
     ///
-    /// Each round reads the deployment, then its conversation
-    /// (`/agents/deployments/conversation/read`), and yields the messages whose ids it has
-    /// not yielded yet. While the deployment is active the newest message is held back,
-    /// because the agent may still be writing it; once a round finds the deployment ended,
-    /// its conversation read is the final one: the rest is yielded and the stream ends.
-    /// A request that fails for good is yielded as an error and ends the stream; transient
-    /// failures are retried on the schedule.
-    pub fn stream(
+    /// Once a round finds the deployment ended, its conversation read is the final one:
+    /// every part left settles, and the stream ends after
+    /// [`DeploymentEnded`](ConversationEvent::DeploymentEnded). A read with fewer messages
+    /// or parts than an earlier one takes nothing back and repeats nothing (see
+    /// [`ConversationEvent`]). A request that fails for good is yielded as an error and ends
+    /// the stream; transient failures are retried on the schedule.
+    pub fn events(
         self,
-    ) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>> + Send + 'a {
+    ) -> impl Stream<Item = Result<ConversationEvent, WaitError>> + Send + 'static {
         let ConversationFollower {
             client,
             deployment_id,
@@ -70,13 +81,14 @@ impl<'a> ConversationFollower<'a> {
             backoff,
         } = self;
         let id = deployment_id.clone();
+        let reader = client.clone();
         let read_deployment = move || {
-            let id = id.clone();
+            let (client, id) = (reader.clone(), id.clone());
             async move { client.read_agent_deployment(&id).await }
         };
         let id = deployment_id.clone();
         let read_conversation = move || {
-            let id = id.clone();
+            let (client, id) = (client.clone(), id.clone());
             async move {
                 client
                     .read_agent_conversation(&id)
@@ -93,6 +105,60 @@ impl<'a> ConversationFollower<'a> {
             random_unit,
         )
     }
+
+    /// The conversation's messages, each once, in order, each as soon as it is complete
+    /// (the user's prompt at once, an answer once a later message exists or the
+    /// deployment ends), with the parts [`events`](Self::events) yielded for it. Ends
+    /// after the deployment ends; errors as for `events`.
+    pub fn stream(
+        self,
+    ) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>> + Send + 'static {
+        messages(self.events())
+    }
+}
+
+/// Whole messages from events: each built from its `MessageStarted` and `Part`s, yielded at
+/// its `MessageCompleted`.
+fn messages<S>(events: S) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>>
+where
+    S: Stream<Item = Result<ConversationEvent, WaitError>>,
+{
+    let mut building: Vec<AgentConversationMessage> = Vec::new();
+    events.filter_map(move |event| {
+        let message = match event {
+            Err(error) => Some(Err(error)),
+            Ok(ConversationEvent::MessageStarted {
+                message_id,
+                role,
+                time,
+            }) => {
+                building.push(AgentConversationMessage {
+                    id: Some(message_id),
+                    role,
+                    parts: Vec::new(),
+                    time,
+                });
+                None
+            }
+            Ok(ConversationEvent::Part {
+                message_id, part, ..
+            }) => {
+                if let Some(m) = building
+                    .iter_mut()
+                    .find(|m| m.id.as_ref() == Some(&message_id))
+                {
+                    m.parts.push(part);
+                }
+                None
+            }
+            Ok(ConversationEvent::MessageCompleted { message_id }) => building
+                .iter()
+                .position(|m| m.id.as_ref() == Some(&message_id))
+                .map(|at| Ok(building.remove(at))),
+            Ok(_) => None,
+        };
+        std::future::ready(message)
+    })
 }
 
 struct Follow<D, C, U> {
@@ -105,8 +171,9 @@ struct Follow<D, C, U> {
     start: Option<Instant>,
     delays: u32,
     polls: u32,
-    seen: HashSet<String>,
-    ready: VecDeque<AgentConversationMessage>,
+    tracker: Tracker,
+    last: Option<AgentDeployment>,
+    ready: VecDeque<ConversationEvent>,
     done: bool,
 }
 
@@ -118,7 +185,7 @@ pub(crate) fn follow<D, DF, C, CF, U>(
     max_wait: Duration,
     backoff: Backoff,
     unit: U,
-) -> impl Stream<Item = Result<AgentConversationMessage, WaitError>>
+) -> impl Stream<Item = Result<ConversationEvent, WaitError>>
 where
     D: FnMut() -> DF,
     DF: Future<Output = Result<AgentDeployment, Error>>,
@@ -136,14 +203,15 @@ where
         start: None,
         delays: 0,
         polls: 0,
-        seen: HashSet::new(),
+        tracker: Tracker::default(),
+        last: None,
         ready: VecDeque::new(),
         done: false,
     };
     futures_util::stream::unfold(state, |mut st| async move {
         loop {
-            if let Some(message) = st.ready.pop_front() {
-                return Some((Ok(message), st));
+            if let Some(event) = st.ready.pop_front() {
+                return Some((Ok(event), st));
             }
             if st.done {
                 return None;
@@ -159,7 +227,7 @@ where
                         st.max_wait,
                         now - start,
                         st.polls,
-                        None,
+                        st.last.take(),
                         None,
                     );
                     return Some((Err(error), st));
@@ -176,17 +244,19 @@ where
             let Some(read) = before(deadline, (st.read_deployment)()).await else {
                 continue;
             };
-            let ended = match read {
-                Ok(deployment) => deployment
-                    .status
-                    .as_ref()
-                    .is_some_and(DeploymentStatus::is_terminal),
+            let deployment = match read {
+                Ok(deployment) => deployment,
                 Err(error) if error.is_transient() => continue,
                 Err(error) => {
                     st.done = true;
                     return Some((Err(error.into()), st));
                 }
             };
+            let ended = deployment
+                .status
+                .as_ref()
+                .is_some_and(DeploymentStatus::is_terminal);
+            st.last = Some(deployment);
             let Some(read) = before(deadline, (st.read_conversation)()).await else {
                 continue;
             };
@@ -198,18 +268,17 @@ where
                     return Some((Err(error.into()), st));
                 }
             };
-            let settled = if ended {
-                messages.len()
-            } else {
-                messages.len().saturating_sub(1)
-            };
-            for (index, message) in messages.into_iter().enumerate().take(settled) {
-                let key = message.id.clone().unwrap_or_else(|| format!("#{index}"));
-                if st.seen.insert(key) {
-                    st.ready.push_back(message);
+            let mut events = Vec::new();
+            st.tracker.read(messages, ended, &mut events);
+            st.ready.extend(events);
+            if ended {
+                if let Some(deployment) = st.last.take() {
+                    st.ready.push_back(ConversationEvent::DeploymentEnded {
+                        deployment: Box::new(deployment),
+                    });
                 }
+                st.done = true;
             }
-            st.done = ended;
         }
     })
 }
@@ -224,9 +293,9 @@ mod tests {
     fn message(id: &str, text: &str) -> AgentConversationMessage {
         AgentConversationMessage {
             id: Some(id.to_owned()),
-            role: Some("assistant".to_owned()),
+            role: Some(crate::Role::Assistant),
             parts: vec![crate::types::AgentConversationMessagePart {
-                type_: Some("text".to_owned()),
+                type_: Some(crate::PartKind::Text),
                 text: Some(text.to_owned()),
                 ..Default::default()
             }],
@@ -263,14 +332,14 @@ mod tests {
             }
             std::future::ready(Ok(messages))
         };
-        let stream = follow(
+        let stream = messages(follow(
             ID.to_owned(),
             read_deployment,
             read_conversation,
             DEFAULT_MAX_WAIT,
             Backoff::default(),
             || 1.0,
-        );
+        ));
         let mut stream = std::pin::pin!(stream);
         let mut got = Vec::new();
         while let Some(item) = stream.next().await {
@@ -305,14 +374,14 @@ mod tests {
             fake(&[(0.0, Answer::Status("Running")), (2.0, Answer::Refused)]);
         let read_conversation =
             || std::future::ready(Ok(vec![message("m1", "a"), message("m2", "b")]));
-        let stream = follow(
+        let stream = messages(follow(
             ID.to_owned(),
             read_deployment,
             read_conversation,
             DEFAULT_MAX_WAIT,
             Backoff::default(),
             || 1.0,
-        );
+        ));
         let items: Vec<_> = stream.collect().await;
         assert_eq!(items.len(), 2, "m1, then the error");
         assert_eq!(items[0].as_ref().unwrap().id.as_deref(), Some("m1"));
@@ -323,14 +392,14 @@ mod tests {
     async fn the_follower_gives_up_at_its_max_wait() {
         let (read_deployment, _) = fake(&[(0.0, Answer::Status("Running"))]);
         let read_conversation = || std::future::ready(Ok(Vec::new()));
-        let stream = follow(
+        let stream = messages(follow(
             ID.to_owned(),
             read_deployment,
             read_conversation,
             Duration::from_secs(30),
             Backoff::default(),
             || 1.0,
-        );
+        ));
         let items: Vec<_> = stream.collect().await;
         assert_eq!(items.len(), 1);
         assert!(matches!(items[0], Err(WaitError::ExceededMaxWait { .. })));

@@ -1,7 +1,7 @@
 //! Waiting for a deployment to end ([`DeploymentWaiter`]), and following its conversation
 //! as it grows ([`ConversationFollower`]).
 //!
-//! Both read the deployment on a capped exponential schedule, [`Backoff`]: with the
+//! Both read the deployment (the follower its conversation too) on a capped exponential schedule, [`Backoff`]: with the
 //! defaults the reads happen at about 0, 1, 3, 7, 15, 25, 35, … seconds, so a short
 //! deployment is noticed within a second or two of ending and a long one costs a read per
 //! 10 s, like QuantConnect's own 10 s loop. The last delay is cut short so that one final
@@ -19,9 +19,11 @@ use tokio::time::Instant;
 pub use crate::backoff::Backoff;
 use crate::{types::AgentDeployment, Client, DeploymentStatus, Error};
 
+mod events;
 mod follower;
 pub(crate) mod waiter;
 
+pub use events::ConversationEvent;
 pub use follower::ConversationFollower;
 pub use waiter::DeploymentWaiter;
 use waiter::Target;
@@ -160,20 +162,24 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn wait_for_deployment(&self, deployment_id: impl Into<String>) -> DeploymentWaiter<'_> {
-        DeploymentWaiter::new(self, Target::Deployment(deployment_id.into()))
+    pub fn wait_for_deployment(
+        &self,
+        deployment_id: impl Into<String>,
+    ) -> DeploymentWaiter<'static> {
+        DeploymentWaiter::new(self.clone(), Target::Deployment(deployment_id.into()))
     }
 
     /// Deploys a task and waits for the deployment to end: `createAgentDeployment`, then
     /// [`Client::wait_for_deployment`]. The create response counts as the first reading, so
     /// the first read goes out after the first delay. The create is sent once, never
     /// repeated.
-    pub fn deploy_and_wait(&self, task_id: i64) -> DeploymentWaiter<'_> {
-        DeploymentWaiter::new(self, Target::Deploy(task_id))
+    pub fn deploy_and_wait(&self, task_id: i64) -> DeploymentWaiter<'static> {
+        DeploymentWaiter::new(self.clone(), Target::Deploy(task_id))
     }
 
-    /// Follows a deployment's conversation: a stream of its messages as they appear, each
-    /// once, ending after the deployment ends. See [`ConversationFollower::stream`].
+    /// Follows a deployment's conversation: its events part by part
+    /// ([`ConversationFollower::events`]) or its messages, each once complete
+    /// ([`ConversationFollower::stream`]), ending after the deployment ends.
     ///
     /// ```no_run
     /// # async fn run(client: quantconnect_agents::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -185,17 +191,14 @@ impl Client {
     ///     let message = message?;
     ///     for part in &message.parts {
     ///         if let Some(text) = &part.text {
-    ///             println!("{}: {text}", message.role.as_deref().unwrap_or("?"));
+    ///             println!("{}: {text}", message.role.as_ref().map_or("?", |r| r.as_str()));
     ///         }
     ///     }
     /// }
     /// # Ok(()) }
     /// ```
-    pub fn follow_conversation(
-        &self,
-        deployment_id: impl Into<String>,
-    ) -> ConversationFollower<'_> {
-        ConversationFollower::new(self, deployment_id.into())
+    pub fn follow_conversation(&self, deployment_id: impl Into<String>) -> ConversationFollower {
+        ConversationFollower::new(self.clone(), deployment_id.into())
     }
 }
 

@@ -23,9 +23,16 @@ pub(super) enum Target {
 ///
 /// Resolves to the deployment once it is `Completed`; `Failed`, `Stopped`, a maximum wait
 /// that runs out and errors that waiting will not fix are [`WaitError`]s.
+///
+/// The waiter holds its own clone of the client (a [`Client`] is an `Arc` inside), so
+/// neither it nor its future borrows the client: `tokio::spawn(client.wait_for_deployment(id).wait())`
+/// works, as does `futures::future::join_all` over several. The lifetime `'a` is only that
+/// of the callbacks ([`on_status_change`](Self::on_status_change), [`on_read`](Self::on_read)):
+/// a waiter without callbacks, or with `'static` ones, is `DeploymentWaiter<'static>`
+/// and its future is `Send + 'static`; callbacks that borrow locals make it borrow them too.
 #[must_use = "a waiter does nothing until awaited"]
 pub struct DeploymentWaiter<'a> {
-    client: &'a Client,
+    client: Client,
     target: Target,
     max_wait: Duration,
     backoff: Backoff,
@@ -50,8 +57,8 @@ impl std::fmt::Debug for DeploymentWaiter<'_> {
     }
 }
 
-impl<'a> DeploymentWaiter<'a> {
-    pub(super) fn new(client: &'a Client, target: Target) -> Self {
+impl DeploymentWaiter<'static> {
+    pub(super) fn new(client: Client, target: Target) -> Self {
         DeploymentWaiter {
             client,
             target,
@@ -61,7 +68,9 @@ impl<'a> DeploymentWaiter<'a> {
             on_read: None,
         }
     }
+}
 
+impl<'a> DeploymentWaiter<'a> {
     /// How long to wait at most ([`DEFAULT_MAX_WAIT`] unless set). The last read happens at
     /// this deadline.
     pub fn max_wait(mut self, max_wait: Duration) -> Self {
@@ -77,13 +86,28 @@ impl<'a> DeploymentWaiter<'a> {
 
     /// Calls `callback` with the deployment each time its status changes, the first
     /// reading included, so a program can show progress.
-    pub fn on_status_change(mut self, callback: impl FnMut(&AgentDeployment) + Send + 'a) -> Self {
-        self.on_status_change = Some(Box::new(callback));
-        self
+    ///
+    /// The waiter then lives no longer than the callback: a `'static` one (that owns what
+    /// it uses, an `Arc` say) keeps the waiter's future spawnable.
+    pub fn on_status_change<'b>(
+        self,
+        callback: impl FnMut(&AgentDeployment) + Send + 'b,
+    ) -> DeploymentWaiter<'b>
+    where
+        'a: 'b,
+    {
+        // A waiter is covariant in `'a`: its callbacks may be seen as living shorter.
+        let waiter: DeploymentWaiter<'b> = self;
+        DeploymentWaiter {
+            on_status_change: Some(Box::new(callback)),
+            ..waiter
+        }
     }
 
     /// Calls `callback` each time a read of the deployment is sent, so a program can show
     /// how many reads the wait took (the deployment a creation returned is not a read).
+    /// As with [`on_status_change`](Self::on_status_change), the waiter then lives no
+    /// longer than the callback.
     ///
     /// ```no_run
     /// # async fn run(client: quantconnect_agents::Client) -> Result<(), Box<dyn std::error::Error>> {
@@ -99,9 +123,15 @@ impl<'a> DeploymentWaiter<'a> {
     /// println!("{:?} after {} reads", done.status, reads.load(Ordering::Relaxed));
     /// # Ok(()) }
     /// ```
-    pub fn on_read(mut self, callback: impl FnMut() + Send + 'a) -> Self {
-        self.on_read = Some(Box::new(callback));
-        self
+    pub fn on_read<'b>(self, callback: impl FnMut() + Send + 'b) -> DeploymentWaiter<'b>
+    where
+        'a: 'b,
+    {
+        let waiter: DeploymentWaiter<'b> = self;
+        DeploymentWaiter {
+            on_read: Some(Box::new(callback)),
+            ..waiter
+        }
     }
 
     /// Waits; the same as `.await`ing the waiter.
@@ -141,7 +171,9 @@ impl<'a> DeploymentWaiter<'a> {
             if let Some(callback) = on_read.as_mut() {
                 callback();
             }
-            client.read_agent_deployment(&deployment_id)
+            let client = client.clone();
+            let id = deployment_id.clone();
+            async move { client.read_agent_deployment(&id).await }
         };
         poll_until_ended(
             &deployment_id,
