@@ -451,7 +451,10 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
 
 /// One message of a conversation: a header line with the role and time, then its parts.
 pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
-    let role = m.role.as_ref().map_or_else(|| "?".into(), |r| line(r.as_str()));
+    let role = m
+        .role
+        .as_ref()
+        .map_or_else(|| "?".into(), |r| line(r.as_str()));
     let role_style = match role.as_str() {
         "user" => Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
         "assistant" => Style::new()

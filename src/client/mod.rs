@@ -348,7 +348,6 @@ impl Client {
     /// ```
     ///
     /// Leaving one out does not compile:
-    ///
     /// ```compile_fail,E0061
     /// # async fn run(client: quantconnect_agents::Client) -> Result<(), quantconnect_agents::Error> {
     /// let task = client.create_agent_task(47, "No prompt", quantconnect_agents::ProjectPreference::ProjectForTask).await?;
@@ -356,8 +355,7 @@ impl Client {
     /// ```
     ///
     /// # Errors
-    /// [`Error::MissingOrganization`] when the client has no organization; see [`Error`]
-    /// for the rest.
+    /// [`Error::MissingOrganization`] without an organization; see [`Error`] for the rest.
     pub async fn create_agent_task(
         &self,
         agent_id: i64,
