@@ -7,211 +7,18 @@
 
 use std::{
     io::{BufRead as _, BufReader, Read as _},
-    path::Path,
-    process::{Child, Command as StdCommand, ExitStatus, Stdio},
-    time::{Duration, Instant},
+    process::{Command as StdCommand, Stdio},
+    time::Duration,
 };
 
 use assert_cmd::Command;
 use httpmock::MockServer;
-use quantconnect_agents::{
-    simulator::{Schedule, Simulator},
-    Client, Credentials, DeploymentStatus, ProjectPreference,
-};
+use quantconnect_agents::{simulator::Schedule, Credentials, DeploymentStatus, ProjectPreference};
 use serde_json::Value;
-use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_qc-agents");
-const USER: &str = "424242";
-/// The simulator's token in these tests: no output may ever contain it.
-const TOKEN: &str = "tok-7f3c9e-SECRET-never-print";
+mod support;
 
-/// A simulator on its own runtime (so it serves while the test thread blocks on the CLI),
-/// and a home directory for the CLI.
-struct Sim {
-    sim: Simulator,
-    rt: tokio::runtime::Runtime,
-    home: TempDir,
-}
-
-fn fast() -> Schedule {
-    Schedule {
-        in_queue: Duration::from_millis(100),
-        running: Duration::from_millis(300),
-        failure: None,
-    }
-}
-
-impl Sim {
-    fn start(schedule: Schedule) -> Sim {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let sim = rt
-            .block_on(
-                Simulator::builder()
-                    .schedule(schedule)
-                    .credentials(Credentials::new(USER, TOKEN))
-                    .start(),
-            )
-            .unwrap();
-        Sim {
-            sim,
-            rt,
-            home: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// `qc-agents` pointed at the simulator through the environment, as a user would.
-    fn cmd(&self) -> Command {
-        let mut cmd = bare(self.home.path());
-        cmd.env("QC_API_URL", self.sim.base_url())
-            .env("QC_USER_ID", USER)
-            .env("QC_API_TOKEN", TOKEN)
-            .env("QC_ORGANIZATION_ID", self.sim.organization_id());
-        cmd
-    }
-
-    /// The same as a std command, for tests that spawn and signal the process.
-    fn spawn(&self, args: &[&str]) -> Child {
-        StdCommand::new(BIN)
-            .args(args)
-            .env_clear()
-            .env("HOME", self.home.path())
-            .env("QC_API_URL", self.sim.base_url())
-            .env("QC_USER_ID", USER)
-            .env("QC_API_TOKEN", TOKEN)
-            .env("QC_ORGANIZATION_ID", self.sim.organization_id())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    }
-
-    fn client(&self) -> Client {
-        self.sim.client()
-    }
-
-    fn block_on<F: std::future::Future>(&self, f: F) -> F::Output {
-        self.rt.block_on(f)
-    }
-
-    fn new_task(&self, name: &str) -> i64 {
-        let client = self.client();
-        self.block_on(client.create_agent_task(
-            47,
-            name,
-            "Print Hello World",
-            ProjectPreference::ProjectForTask,
-        ))
-        .unwrap()
-        .id
-        .unwrap()
-    }
-
-    fn new_deployment(&self, task_id: i64) -> String {
-        let client = self.client();
-        self.block_on(client.create_agent_deployment(task_id))
-            .unwrap()
-            .deployment_id
-            .unwrap()
-    }
-}
-
-/// The binary with an empty environment and `HOME` at `home`.
-fn bare(home: &Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.env_clear().env("HOME", home);
-    cmd
-}
-
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(cmd: &mut Command, args: &[&str]) -> Ran {
-    let output = cmd
-        .args(args)
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
-    Ran {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).unwrap(),
-        stderr: String::from_utf8(output.stderr).unwrap(),
-    }
-}
-
-impl Ran {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
-    }
-
-    #[track_caller]
-    fn ok(self) -> Ran {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "stdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
-        self
-    }
-
-    #[track_caller]
-    fn no_escapes(&self) {
-        assert!(
-            !self.stdout.contains('\u{1b}'),
-            "escape code on stdout: {:?}",
-            self.stdout
-        );
-        assert!(
-            !self.stderr.contains('\u{1b}'),
-            "escape code on stderr: {:?}",
-            self.stderr
-        );
-    }
-
-    #[track_caller]
-    fn no_secret(&self) {
-        for text in [&self.stdout, &self.stderr] {
-            assert!(!text.contains(TOKEN), "the token was printed: {text}");
-            assert!(
-                !text.contains("SECRET"),
-                "part of the token was printed: {text}"
-            );
-        }
-    }
-}
-
-fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("the process did not exit within {within:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn interrupt(child: &Child) {
-    let status = StdCommand::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
+use support::*;
 
 // --- run -------------------------------------------------------------------------------
 
@@ -484,7 +291,7 @@ fn deployments_wait_exits_0_4_and_5_by_how_the_deployment_ends() {
         running: Duration::from_secs(600),
         failure: None,
     });
-    let task = sim.new_task("w");
+    let task = sim.new_task("w", "Print Hello World");
     let running = sim.new_deployment(task);
     let ran = run(
         &mut sim.cmd(),
@@ -500,7 +307,7 @@ fn deployments_wait_exits_0_4_and_5_by_how_the_deployment_ends() {
     assert!(ran.stderr.contains("was stopped"), "{}", ran.stderr);
 
     let fast = Sim::start(fast());
-    let task = fast.new_task("w");
+    let task = fast.new_task("w", "Print Hello World");
     let id = fast.new_deployment(task);
     let ran = run(&mut fast.cmd(), &["deployments", "wait", &id]).ok();
     assert!(ran.stdout.contains("Completed after"), "{}", ran.stdout);
@@ -918,8 +725,8 @@ fn tasks_list_json_is_an_array() {
     let sim = Sim::start(fast());
     let ran = run(&mut sim.cmd(), &["tasks", "list", "--json"]).ok();
     assert_eq!(ran.json(), serde_json::json!([]));
-    sim.new_task("one");
-    sim.new_task("two");
+    sim.new_task("one", "Print Hello World");
+    sim.new_task("two", "Print Hello World");
     let v = run(&mut sim.cmd(), &["tasks", "list", "--json"])
         .ok()
         .json();
@@ -937,7 +744,7 @@ fn tasks_list_json_is_an_array() {
 #[test]
 fn piped_output_has_no_escape_codes_even_in_a_colour_terminal_environment() {
     let sim = Sim::start(fast());
-    let task = sim.new_task("plain");
+    let task = sim.new_task("plain", "Print Hello World");
     let id = sim.new_deployment(task);
     let task = task.to_string();
     for args in [
@@ -995,7 +802,9 @@ fn a_closed_pipe_ends_quietly() {
 #[test]
 fn no_command_prints_the_token() {
     let sim = Sim::start(fast());
-    let task = sim.new_task("secret-check").to_string();
+    let task = sim
+        .new_task("secret-check", "Print Hello World")
+        .to_string();
     for args in [
         &["auth"][..],
         &["auth", "--json", "--verbose"],
@@ -1135,7 +944,7 @@ fn simulate_prints_exports_that_work_and_serves_until_ctrl_c() {
 fn on_a_terminal_there_is_a_status_line_and_colour_unless_no_color() {
     // util-linux's `script` (Debian: bsdutils, an essential package) gives the CLI a pty.
     let sim = Sim::start(fast());
-    let task = sim.new_task("tty");
+    let task = sim.new_task("tty", "Print Hello World");
     let on_a_terminal = |no_color: bool| {
         let id = sim.new_deployment(task);
         let mut cmd = Command::new("script");

@@ -20,6 +20,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_qc-agents");
 pub const USER: &str = "424242";
 pub const TOKEN: &str = "tok-7f3c9e-SECRET-never-print";
 
+/// The simulator's token in these tests is TOKEN: no output may ever contain it.
 /// A simulator on its own runtime, so it serves while the test thread blocks on the CLI.
 pub struct Sim {
     pub sim: Simulator,
@@ -94,6 +95,14 @@ impl Sim {
             .id
             .unwrap()
     }
+
+    pub fn new_deployment(&self, task_id: i64) -> String {
+        let client = self.client();
+        self.block_on(client.create_agent_deployment(task_id))
+            .unwrap()
+            .deployment_id
+            .unwrap()
+    }
 }
 
 pub fn fast() -> Schedule {
@@ -131,6 +140,37 @@ pub fn run(cmd: &mut Command, args: &[&str]) -> Ran {
 }
 
 impl Ran {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not one JSON document ({e}): {}", self.stdout))
+    }
+
+    #[track_caller]
+    pub fn no_escapes(&self) {
+        assert!(
+            !self.stdout.contains('\u{1b}'),
+            "escape code on stdout: {:?}",
+            self.stdout
+        );
+        assert!(
+            !self.stderr.contains('\u{1b}'),
+            "escape code on stderr: {:?}",
+            self.stderr
+        );
+    }
+
+    /// The token, or a part of it, is on neither stream.
+    #[track_caller]
+    pub fn no_secret(&self) {
+        for text in [&self.stdout, &self.stderr] {
+            assert!(!text.contains(TOKEN), "the token was printed: {text}");
+            assert!(
+                !text.contains("SECRET"),
+                "part of the token was printed: {text}"
+            );
+        }
+    }
+
     #[track_caller]
     pub fn ok(self) -> Ran {
         assert_eq!(
@@ -169,4 +209,13 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C does.
+pub fn interrupt(child: &Child) {
+    let status = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
