@@ -13,11 +13,26 @@ use crate::{
 ///
 /// Each message gets one `MessageStarted`, then its parts, each once, as `Part`s in order,
 /// then one `MessageCompleted`; `ToolCallChanged` reports a tool call's progress before
-/// its `Part`; `DeploymentEnded` comes last. Messages are keyed by their `id` (by their
-/// position when they have none).
-#[derive(Debug, Clone)]
+/// its `Part`; `StatusChanged` reports the deployment's status as each round reads it,
+/// before that round's conversation; `DeploymentEnded` comes last. Messages are keyed by
+/// their `id` (by their position when they have none).
+///
+/// As JSON (serde) an event is an object tagged by `event` in snake case, its fields in
+/// camel case: `{"event": "part", "messageId": "m-2", "index": 1, "part": {…}}`.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(
+    tag = "event",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
 #[non_exhaustive]
 pub enum ConversationEvent {
+    /// The deployment's status, read for the first time or changed since the last read
+    /// (`InQueue` to `Running`, say): the deployment as read.
+    StatusChanged {
+        /// The deployment as read.
+        deployment: Box<AgentDeployment>,
+    },
     /// A message appeared. The user's prompt is complete at once: its parts and
     /// `MessageCompleted` follow in the same read.
     MessageStarted {
@@ -233,6 +248,7 @@ mod tests {
                 ),
                 ConversationEvent::MessageCompleted { message_id } => format!("done {message_id}"),
                 ConversationEvent::DeploymentEnded { .. } => "end".to_owned(),
+                ConversationEvent::StatusChanged { .. } => "status".to_owned(),
             })
             .collect()
     }

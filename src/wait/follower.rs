@@ -173,6 +173,8 @@ struct Follow<D, C, U> {
     polls: u32,
     tracker: Tracker,
     last: Option<AgentDeployment>,
+    /// The status last reported, once one was.
+    status: Option<Option<DeploymentStatus>>,
     ready: VecDeque<ConversationEvent>,
     done: bool,
 }
@@ -205,6 +207,7 @@ where
         polls: 0,
         tracker: Tracker::default(),
         last: None,
+        status: None,
         ready: VecDeque::new(),
         done: false,
     };
@@ -256,6 +259,12 @@ where
                 .status
                 .as_ref()
                 .is_some_and(DeploymentStatus::is_terminal);
+            if st.status.as_ref() != Some(&deployment.status) {
+                st.status = Some(deployment.status.clone());
+                st.ready.push_back(ConversationEvent::StatusChanged {
+                    deployment: Box::new(deployment.clone()),
+                });
+            }
             st.last = Some(deployment);
             let Some(read) = before(deadline, (st.read_conversation)()).await else {
                 continue;
@@ -403,5 +412,53 @@ mod tests {
         let items: Vec<_> = stream.collect().await;
         assert_eq!(items.len(), 1);
         assert!(matches!(items[0], Err(WaitError::ExceededMaxWait { .. })));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_follower_reports_each_status_once_before_that_rounds_conversation() {
+        let (read_deployment, _) = fake(&[
+            (0.0, Answer::Status("InQueue")),
+            (1.0, Answer::Status("Running")),
+            (7.0, Answer::Status("Completed")),
+        ]);
+        let read_conversation = || std::future::ready(Ok(vec![message("m1", "a")]));
+        let events: Vec<_> = follow(
+            ID.to_owned(),
+            read_deployment,
+            read_conversation,
+            DEFAULT_MAX_WAIT,
+            Backoff::default(),
+            || 1.0,
+        )
+        .map(|e| e.expect("no error"))
+        .collect()
+        .await;
+        let json: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let v = serde_json::to_value(e).unwrap();
+                let status = v["deployment"]["status"].as_str().unwrap_or_default();
+                format!("{} {status}", v["event"].as_str().unwrap())
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            json,
+            [
+                "status_changed InQueue",
+                "message_started",
+                "status_changed Running",
+                "status_changed Completed",
+                "part",
+                "message_completed",
+                "deployment_ended Completed",
+            ],
+            "reads at 0 and 1 s change the status, the one at 3 s does not"
+        );
+        let part = serde_json::to_value(&events[4]).unwrap();
+        assert_eq!(part["messageId"], "m1");
+        assert_eq!(part["index"], 0);
+        assert_eq!(part["part"]["text"], "a");
     }
 }
