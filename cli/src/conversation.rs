@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
+use quantconnect_agents::Client;
 
 use crate::{
     context::{parse_duration, Context},
     failure::Failure,
-    output,
+    messages, output,
+    progress::{self, StatusLine},
+    signals::Signals,
+    text,
 };
 
 /// `qc-agents conversation`.
@@ -16,8 +19,8 @@ use crate::{
 pub struct Args {
     /// The deployment's id (A-…)
     pub id: String,
-    /// Print each message as it settles until the deployment ends (with --json: one JSON
-    /// object per line)
+    /// Show the agent's work live until the deployment ends: each part as it settles, with
+    /// a status line (with --json: NDJSON events)
     #[arg(long, conflicts_with = "callable")]
     pub follow: bool,
     /// Read the conversation of this callable sub-agent instead
@@ -33,32 +36,7 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
     let ui = ctx.ui;
     let client = ctx.client()?;
     if args.follow {
-        let stream = client
-            .follow_conversation(args.id.as_str())
-            .max_wait(args.max_wait)
-            .stream();
-        let mut stream = std::pin::pin!(stream);
-        loop {
-            // Ends at once when the reader goes (`| head -1`), even between messages.
-            let message = tokio::select! {
-                message = stream.next() => message,
-                () = output::reader_gone() => break,
-            };
-            let Some(message) = message else { break };
-            let message = message?;
-            if ui.json {
-                match serde_json::to_string(&message) {
-                    Ok(line) => output::out(line),
-                    Err(e) => return Err(Failure::Local(format!("cannot encode a message: {e}"))),
-                }
-            } else {
-                output::out(output::message_view(&message, ui.color_out));
-            }
-            if output::stdout_closed() {
-                break;
-            }
-        }
-        return Ok(());
+        return follow(ctx, &client, &args).await;
     }
     let conversation = match &args.callable {
         Some(callable) => {
@@ -72,9 +50,45 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
         ui.json(&conversation);
     } else {
         for message in &conversation.messages {
-            output::out(output::message_view(message, ui.color_out));
+            output::out(messages::message_view(message, ui.color_out));
         }
-        output::out(output::conversation_footer(&conversation));
+        output::out(messages::conversation_footer(&conversation));
     }
     Ok(())
+}
+
+/// `conversation ID --follow`: the live view until the deployment ends, the reader of
+/// stdout goes, or a signal (which leaves the deployment running, and says so).
+async fn follow(ctx: &Context, client: &Client, args: &Args) -> Result<(), Failure> {
+    let ui = ctx.ui;
+    let mut signals = Signals::listen();
+    let status = StatusLine::following(ui, &args.id);
+    let followed = tokio::select! {
+        followed = messages::follow(client, ui, &args.id, args.max_wait, &status) => followed,
+        // Ends at once when the reader goes (`| head -1`), even between events.
+        () = output::reader_gone() => return Ok(()),
+        signal = signals.next() => {
+            status.finish();
+            let last = status.last_seen();
+            let state = last.as_ref().map_or_else(|| "?".into(), output::status_text);
+            output::err(format!(
+                "interrupted: stopped following; deployment {} ({state}) goes on",
+                text::line(&args.id)
+            ));
+            if !last.as_ref().and_then(|d| d.status.as_ref()).is_some_and(|s| s.is_terminal()) {
+                progress::resume_hint(&args.id, true);
+            }
+            return Err(Failure::Interrupted(signal));
+        }
+    };
+    status.finish();
+    let waited = followed.waited;
+    let last = match &waited.outcome {
+        Ok(d) => Some(d),
+        Err(e) => e.deployment(),
+    };
+    if last.is_some() {
+        ui.line(progress::summary(ui, &args.id, last, &waited));
+    }
+    waited.outcome.map(drop).map_err(Failure::from)
 }

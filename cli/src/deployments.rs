@@ -182,7 +182,7 @@ async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure
                 "interrupted: stopped waiting; deployment {} goes on",
                 text::line(id)
             ));
-            progress::resume_hint(None, id);
+            progress::resume_hint(id, false);
             return Err(Failure::Interrupted(signal));
         }
     };

@@ -3,9 +3,9 @@
 //! section shows examples.
 //!
 //! Exit status: 0 success; 1 an API, network or configuration error; 2 a usage error; for
-//! `run` and `deployments wait`: 3 the deployment failed, 4 it was stopped, 5 the maximum
-//! wait ran out; 128 + the signal when a stop signal ended it (130 Ctrl-C, 143 SIGTERM,
-//! 129 SIGHUP).
+//! `run`, `deployments wait` and `conversation --follow`: 3 the deployment failed, 4 it was
+//! stopped, 5 the maximum wait ran out; 128 + the signal when a stop signal ended it (130
+//! Ctrl-C, 143 SIGTERM, 129 SIGHUP).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -16,6 +16,7 @@ mod context;
 mod conversation;
 mod deployments;
 mod failure;
+mod messages;
 mod outcome;
 mod output;
 mod progress;
@@ -40,8 +41,9 @@ use crate::{
 ///
 /// Credentials come from QC_USER_ID and QC_API_TOKEN, else from lean-cli's
 /// ~/.lean/credentials (which `qc-agents login` writes). Exit status: 0 success, 1 API or
-/// network error, 2 usage error; for `run` and `deployments wait`, 3 the deployment failed,
-/// 4 it was stopped, 5 the maximum wait ran out; 130 Ctrl-C (143 SIGTERM, 129 SIGHUP).
+/// network error, 2 usage error; for `run`, `deployments wait` and `conversation --follow`,
+/// 3 the deployment failed, 4 it was stopped, 5 the maximum wait ran out; 130 Ctrl-C (143
+/// SIGTERM, 129 SIGHUP).
 #[derive(Debug, Parser)]
 #[command(name = "qc-agents", version, max_term_width = 100)]
 struct Cli {
@@ -80,18 +82,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Run(run) = &cli.command {
-        if run.follow && cli.global.json {
-            Cli::command()
-                .error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    "`run --follow` prints messages as they come; with --json, stdout holds \
-                     only the final outcome object: use one or the \
-                     other",
-                )
-                .exit();
-        }
-    }
     let ui = Ui::detect(cli.global.json);
     init_logging(cli.global.verbose, ui.color_err);
     let runtime = match tokio::runtime::Builder::new_current_thread()

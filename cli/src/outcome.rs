@@ -127,15 +127,16 @@ fn outcome_name(result: &Result<(), Failure>) -> &'static str {
     }
 }
 
-/// Prints the run's outcome: the JSON object with --json, and for people what is left.
-pub fn report(ui: Ui, made: &Made, result: &Result<(), Failure>) {
+/// Prints the run's outcome: the JSON object with --json (on one line when `one_line`), and
+/// for people what is left.
+pub fn report(ui: Ui, made: &Made, result: &Result<(), Failure>, one_line: bool) {
     if ui.json {
         let error = result.as_ref().err().and_then(Failure::message);
         let signal = match result {
             Err(Failure::Interrupted(signal)) => Some(signal.name()),
             _ => None,
         };
-        ui.json(&json!({
+        let outcome = json!({
             "outcome": outcome_name(result),
             "signal": signal,
             "error": error.as_deref().map(|e| e.trim_start_matches("error: ")),
@@ -146,7 +147,12 @@ pub fn report(ui: Ui, made: &Made, result: &Result<(), Failure>) {
             "possibleTasks": made.possible_tasks,
             "possibleDeployments": made.possible_deployments,
             "unresolved": made.unresolved,
-        }));
+        });
+        if one_line {
+            output::out(output::JsonLine(&outcome));
+        } else {
+            ui.json(&outcome);
+        }
     }
     if result.is_err() {
         for text in leftovers(made, result) {

@@ -13,7 +13,7 @@ use std::{
 
 use anstyle::{AnsiColor, Style};
 use quantconnect_agents::{
-    types::{Agent, AgentConversation, AgentConversationMessage, AgentDeployment, AgentTask},
+    types::{Agent, AgentDeployment, AgentTask},
     DeploymentStatus,
 };
 use unicode_width::UnicodeWidthStr as _;
@@ -161,32 +161,43 @@ impl Ui {
 /// A value shown as pretty JSON, encoded straight into the formatter.
 struct Json<'a, T>(&'a T);
 
+/// A value as JSON on one line, for NDJSON (`--follow --json`).
+pub struct JsonLine<'a, T>(pub &'a T);
+
 impl<T: serde::Serialize> Display for Json<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        /// `io::Write` onto a formatter: serde_json writes valid UTF-8, whole characters at
-        /// a time. It escapes the C0 controls; the C1 controls and bidirectional overrides,
-        /// which can only be inside strings, are escaped here too (`\u009b`): the same JSON
-        /// value, and nothing a terminal acts on.
-        struct Adapter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
-        impl io::Write for Adapter<'_, '_> {
-            fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-                let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
-                let written = if text.chars().any(is_c1_or_bidi) {
-                    text.chars().try_for_each(|c| match c {
-                        c if is_c1_or_bidi(c) => write!(self.0, "\\u{:04x}", c as u32),
-                        c => self.0.write_char(c),
-                    })
-                } else {
-                    self.0.write_str(text)
-                };
-                written.map_err(io::Error::other)?;
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
         serde_json::to_writer_pretty(Adapter(f), self.0).map_err(|_| std::fmt::Error)
+    }
+}
+
+impl<T: serde::Serialize> Display for JsonLine<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        serde_json::to_writer(Adapter(f), self.0).map_err(|_| std::fmt::Error)
+    }
+}
+
+/// `io::Write` onto a formatter: serde_json writes valid UTF-8, whole characters at a time.
+/// It escapes the C0 controls; the C1 controls and bidirectional overrides, which can only
+/// be inside strings, are escaped here too (`\u009b`): the same JSON value, and nothing a
+/// terminal acts on.
+struct Adapter<'a, 'b>(&'a mut std::fmt::Formatter<'b>);
+
+impl io::Write for Adapter<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
+        let written = if text.chars().any(is_c1_or_bidi) {
+            text.chars().try_for_each(|c| match c {
+                c if is_c1_or_bidi(c) => write!(self.0, "\\u{:04x}", c as u32),
+                c => self.0.write_char(c),
+            })
+        } else {
+            self.0.write_str(text)
+        };
+        written.map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -447,72 +458,6 @@ pub fn deployment_view(d: &AgentDeployment, color: bool) -> String {
         ("ended", some(&d.ended)),
         ("prompt", some(&d.prompt)),
     ])
-}
-
-/// One message of a conversation: a header line with the role and time, then its parts.
-pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
-    let role = m
-        .role
-        .as_ref()
-        .map_or_else(|| "?".into(), |r| line(r.as_str()));
-    let role_style = match role.as_str() {
-        "user" => Style::new().fg_color(Some(AnsiColor::Blue.into())).bold(),
-        "assistant" => Style::new()
-            .fg_color(Some(AnsiColor::Magenta.into()))
-            .bold(),
-        _ => Style::new().bold(),
-    };
-    let mut lines = vec![match &m.time {
-        Some(time) => format!(
-            "{} {}",
-            paint(color, role_style, &role),
-            paint(color, Style::new().dimmed(), &line(time))
-        ),
-        None => paint(color, role_style, &role),
-    }];
-    for part in &m.parts {
-        let kind = part.type_.as_ref().map_or("text", |k| k.as_str());
-        // Painted line by line, so that a style never spans the indent of the next line.
-        let (style, body) = match (kind, &part.text, &part.tool_name) {
-            ("reasoning", Some(text), _) => (
-                Some(Style::new().dimmed().italic()),
-                format!("(thinking) {}", safe(text)),
-            ),
-            (_, Some(text), _) => (None, safe(text)),
-            (_, None, Some(tool)) => (
-                Some(Style::new().dimmed()),
-                format!(
-                    "[tool {}{}]",
-                    line(tool),
-                    part.state
-                        .as_ref()
-                        .map(|s| format!(": {}", line(s.as_str())))
-                        .unwrap_or_default()
-                ),
-            ),
-            _ => continue,
-        };
-        for text in body.lines() {
-            match style {
-                Some(style) => lines.push(format!("  {}", paint(color, style, text))),
-                None => lines.push(format!("  {text}")),
-            }
-        }
-    }
-    lines.join("\n")
-}
-
-/// The closing line of a conversation: its status and token totals.
-pub fn conversation_footer(c: &AgentConversation) -> String {
-    format!(
-        "({} messages; status {}; tokens in {}, out {})",
-        c.messages.len(),
-        c.aggregate_status
-            .as_deref()
-            .map_or_else(|| "?".into(), line),
-        text(&c.input_tokens),
-        text(&c.output_tokens)
-    )
 }
 
 #[cfg(test)]

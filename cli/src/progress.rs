@@ -2,7 +2,10 @@
 //! terminal, or one plain line per status change on stderr otherwise.
 
 use std::{
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        Mutex,
+    },
     time::{Duration, Instant},
 };
 
@@ -20,8 +23,9 @@ pub struct Waited {
     pub outcome: Result<AgentDeployment, WaitError>,
     /// How long the wait took.
     pub elapsed: Duration,
-    /// How many times the deployment was read.
-    pub reads: u32,
+    /// How many times the deployment was read, when counted (a waiter counts; a follower,
+    /// which also reads the conversation, does not).
+    pub reads: Option<u32>,
 }
 
 /// The status line: a spinner on stderr when it is a terminal, else nothing drawn.
@@ -30,22 +34,35 @@ pub struct StatusLine {
     ui: Ui,
     id: String,
     /// The deployment as last read, for a report that must say its status.
-    last: std::sync::Mutex<Option<AgentDeployment>>,
+    last: Mutex<Option<AgentDeployment>>,
+    /// What the line shows after the status: a tool call running, say.
+    shown: Mutex<(String, Option<String>)>,
 }
 
 impl StatusLine {
-    /// A status line for deployment `id`, drawn only when stderr is a terminal.
+    /// A status line for deployment `id`, drawn only when stderr is a terminal, counting
+    /// the reads a waiter makes.
     pub fn new(ui: Ui, id: &str) -> Self {
+        Self::with_template(
+            ui,
+            id,
+            "{spinner} {prefix} {msg} · {elapsed} · reads: {pos}",
+        )
+    }
+
+    /// A status line for following deployment `id`: no read count.
+    pub fn following(ui: Ui, id: &str) -> Self {
+        Self::with_template(ui, id, "{spinner} {prefix} {msg} · {elapsed}")
+    }
+
+    fn with_template(ui: Ui, id: &str, template: &str) -> Self {
         let target = if ui.live {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::hidden();
-        bar.set_style(
-            ProgressStyle::with_template("{spinner} {prefix} {msg} · {elapsed} · reads: {pos}")
-                .expect("the template is valid"),
-        );
+        bar.set_style(ProgressStyle::with_template(template).expect("the templates are valid"));
         bar.set_prefix(format!("deployment {}", line(id)));
         bar.set_message("…");
         bar.set_draw_target(target);
@@ -56,7 +73,8 @@ impl StatusLine {
             bar,
             ui,
             id: id.to_owned(),
-            last: std::sync::Mutex::new(None),
+            last: Mutex::new(None),
+            shown: Mutex::new(("…".into(), None)),
         }
     }
 
@@ -67,14 +85,33 @@ impl StatusLine {
         }
         let status = status_text(deployment);
         if self.ui.live {
-            self.bar.set_message(paint(
-                self.ui.color_err,
-                status_style(deployment.status.as_ref()),
-                &status,
-            ));
+            self.show(|shown| {
+                shown.0 = paint(
+                    self.ui.color_err,
+                    status_style(deployment.status.as_ref()),
+                    &status,
+                );
+            });
         } else {
             output::err(format!("deployment {}: {status}", line(&self.id)));
         }
+    }
+
+    /// Shows `activity` after the status (a tool call running), or nothing more: on the
+    /// live line only, as it is not for the record.
+    pub fn activity(&self, activity: Option<String>) {
+        if self.ui.live {
+            self.show(|shown| shown.1 = activity);
+        }
+    }
+
+    fn show(&self, change: impl FnOnce(&mut (String, Option<String>))) {
+        let mut shown = self.shown.lock().unwrap_or_else(|p| p.into_inner());
+        change(&mut shown);
+        self.bar.set_message(match &shown.1 {
+            Some(activity) => format!("{} · {activity}", shown.0),
+            None => shown.0.clone(),
+        });
     }
 
     /// The deployment as last read, if it was.
@@ -121,31 +158,40 @@ pub async fn wait_for(client: &Client, id: &str, max_wait: Duration, line: &Stat
     Waited {
         outcome,
         elapsed: started.elapsed(),
-        reads: reads.load(Ordering::Relaxed),
+        reads: Some(reads.load(Ordering::Relaxed)),
     }
 }
 
-/// `Completed in 4s (3 reads)`, coloured by status.
+/// `deployment A-1 Completed after 4.0s (3 reads)`, coloured by status.
 pub fn summary(ui: Ui, id: &str, deployment: Option<&AgentDeployment>, waited: &Waited) -> String {
     let status = deployment.map_or_else(|| "still running".into(), status_text);
     let style = status_style(deployment.and_then(|d| d.status.as_ref()));
+    let reads = waited
+        .reads
+        .map(|reads| format!(" ({reads} reads)"))
+        .unwrap_or_default();
     format!(
-        "deployment {} {} after {} ({} reads)",
+        "deployment {} {} after {}{reads}",
         line(id),
         paint(ui.color_out, style, &status),
         elapsed(waited.elapsed),
-        waited.reads
     )
 }
 
-/// Tells the user how to pick up deployment `id` again or stop it (stderr).
-pub fn resume_hint(task_id: Option<i64>, id: &str) {
-    let task = task_id.map(|t| format!("task {t}, ")).unwrap_or_default();
-    output::err(format!("{task}deployment {} is still there:", line(id)));
+/// Tells the user how to pick up deployment `id` again (with `follow`, its conversation)
+/// or stop it (stderr).
+pub fn resume_hint(id: &str, follow: bool) {
+    output::err(format!("deployment {} is still there:", line(id)));
     let id = shell_quote(id);
-    output::err(format!("  resume waiting: qc-agents deployments wait {id}"));
-    output::err(format!("  stop it:        qc-agents deployments stop {id}"));
-    if let Some(task_id) = task_id {
-        output::err(format!("  delete it all:  qc-agents deployments delete {id} && qc-agents tasks delete {task_id}"));
+    if follow {
+        output::err(format!(
+            "  resume following: qc-agents conversation {id} --follow"
+        ));
+        output::err(format!(
+            "  stop it:          qc-agents deployments stop {id}"
+        ));
+    } else {
+        output::err(format!("  resume waiting: qc-agents deployments wait {id}"));
+        output::err(format!("  stop it:        qc-agents deployments stop {id}"));
     }
 }

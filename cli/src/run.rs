@@ -3,18 +3,18 @@
 //! --keep or the run did not complete. A signal meanwhile lets the request in flight
 //! answer, so that the report ([`outcome`](crate::outcome)) says exactly what exists.
 
-use std::{collections::HashSet, path::PathBuf, sync::Mutex, time::Duration};
+use std::{collections::HashSet, path::PathBuf, time::Duration};
 
-use futures_util::StreamExt as _;
 use quantconnect_agents::{
     types::{AgentConversation, AgentConversationMessage},
-    Client, Error, ProjectPreference,
+    Error, ProjectPreference,
 };
 
 use crate::{
     context::{parse_duration, prompt_text, Context},
     deployments::id_of_deployment,
     failure::Failure,
+    messages,
     outcome::{self, Made},
     output::{self, Ui},
     progress::{self, StatusLine},
@@ -50,7 +50,8 @@ pub struct Args {
     /// How long to wait for the deployment at most: 30m, 90s, 2h (a bare number is seconds)
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
     pub max_wait: Duration,
-    /// Print each message of the conversation as it settles, instead of all at the end
+    /// Show the agent's work live: each part of the conversation as it settles (with
+    /// --json: NDJSON events, then the outcome object on one line)
     #[arg(long)]
     pub follow: bool,
     /// Keep the task and the deployment instead of deleting them at the end
@@ -64,7 +65,8 @@ pub async fn run(ctx: &Context, args: Args) -> Result<(), Failure> {
     let mut signals = Signals::listen();
     let mut made = Made::default();
     let result = flow(ctx, &args, &mut signals, &mut made).await;
-    outcome::report(ctx.ui, &made, &result);
+    // With --follow --json stdout is NDJSON: the events, then the outcome on one line.
+    outcome::report(ctx.ui, &made, &result, args.follow);
     result
 }
 
@@ -231,19 +233,24 @@ async fn flow(
 
     let mut last_seen = None;
     let waited = {
-        let status = StatusLine::new(ui, &id);
-        let printed = Mutex::new(HashSet::new());
-        let both = async {
-            tokio::join!(
-                progress::wait_for(&client, &id, args.max_wait, &status),
-                follow(&client, ui, args, &id, &status, &printed)
-            )
-            .0
+        let status = if args.follow {
+            StatusLine::following(ui, &id)
+        } else {
+            StatusLine::new(ui, &id)
+        };
+        let wait = async {
+            if args.follow {
+                let followed = messages::follow(&client, ui, &id, args.max_wait, &status).await;
+                (followed.waited, followed.completed)
+            } else {
+                let waited = progress::wait_for(&client, &id, args.max_wait, &status).await;
+                (waited, HashSet::new())
+            }
         };
         tokio::select! {
-            waited = both => {
+            waited = wait => {
                 status.finish();
-                Some((waited, printed.into_inner().unwrap_or_else(|p| p.into_inner())))
+                Some(waited)
             }
             // The status line is dropped (cleared) before the report.
             signal = stop.signals.next() => {
@@ -321,47 +328,17 @@ async fn flow(
     Ok(())
 }
 
-/// With --follow: prints each message as it settles, until the deployment ends.
-async fn follow(
-    client: &Client,
-    ui: Ui,
-    args: &Args,
-    id: &str,
-    status: &StatusLine,
-    printed: &Mutex<HashSet<String>>,
-) {
-    if !args.follow {
-        return;
-    }
-    let stream = client
-        .follow_conversation(id)
-        .max_wait(args.max_wait)
-        .stream();
-    let mut stream = std::pin::pin!(stream);
-    let mut index = 0;
-    // The waiter reports how the deployment ended; the messages still to come are printed
-    // after it from one last read.
-    while let Some(Ok(message)) = stream.next().await {
-        status.print(output::message_view(&message, ui.color_out));
-        printed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(message_key(index, &message));
-        index += 1;
-    }
-}
-
 /// The key a message is known by, as the library's follower keys it.
 fn message_key(index: usize, message: &AgentConversationMessage) -> String {
     message.id.clone().unwrap_or_else(|| format!("#{index}"))
 }
 
-/// Prints the messages of `conversation` not already printed, then its footer.
+/// Prints the messages of `conversation` not already printed whole, then its footer.
 fn print_rest(ui: Ui, conversation: &AgentConversation, printed: &HashSet<String>) {
     for (index, message) in conversation.messages.iter().enumerate() {
         if !printed.contains(&message_key(index, message)) {
-            output::out(output::message_view(message, ui.color_out));
+            output::out(messages::message_view(message, ui.color_out));
         }
     }
-    output::out(output::conversation_footer(conversation));
+    output::out(messages::conversation_footer(conversation));
 }
