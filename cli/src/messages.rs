@@ -311,7 +311,7 @@ mod tests {
         let failed = tool(ToolCallState::OutputError, input, failed);
         assert_eq!(
             part_lines(&failed, false),
-            ["  tool create_file main.py: failed: a\\x1b[2J (and 1 more)"]
+            ["  tool create_file main.py: failed: a^[[2J (and 1 more)"]
         );
     }
 

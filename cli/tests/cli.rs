@@ -553,9 +553,6 @@ fn usage_errors_exit_2() {
             "--max-wait",
             "soon",
         ],
-        &[
-            "run", "--agent", "47", "--name", "x", "--prompt", "y", "--follow", "--json",
-        ],
         &["conversation", "A-1", "--follow", "--callable", "c"],
         &["agents", "create"],
         &["no-such-command"],
@@ -701,18 +698,25 @@ fn every_resource_command_works_in_json_and_for_people() {
     assert!(human(&["conversation", &id]).contains("  And now the bonds"));
     assert!(human(&["deployments", "stop", &id]).contains("stopped"));
     assert_eq!(json(&["deployments", "read", &id])["status"], "Stopped");
-    // --follow of an ended deployment prints every message, one JSON object a line.
+    // --follow of an ended deployment prints every message's events, one JSON object a
+    // line, and exits as `deployments wait` does (4: stopped).
     let conversation = json(&["conversation", &id]);
-    let ran = run(&mut sim.cmd(), &["conversation", &id, "--follow", "--json"]).ok();
+    let ran = run(&mut sim.cmd(), &["conversation", &id, "--follow", "--json"]);
+    assert_eq!(ran.code, Some(4), "{}", ran.stderr);
     let lines: Vec<Value> = ran
         .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
+    let completed = lines
+        .iter()
+        .filter(|l| l["event"] == "message_completed")
+        .count();
     assert_eq!(
-        lines.len(),
+        completed,
         conversation["messages"].as_array().unwrap().len()
     );
+    assert_eq!(lines.last().unwrap()["event"], "deployment_ended");
     assert!(json(&["deployments", "delete", &id])["success"]
         .as_bool()
         .unwrap());
