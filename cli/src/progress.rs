@@ -2,6 +2,7 @@
 //! terminal, or one plain line per status change on stderr otherwise.
 
 use std::{
+    io,
     sync::{
         atomic::{AtomicU32, Ordering},
         Mutex,
@@ -9,7 +10,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use console::Term;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
 use quantconnect_agents::{types::AgentDeployment, wait::WaitError, Client};
 
 use crate::{
@@ -52,12 +54,12 @@ impl StatusLine {
 
     /// A status line for following deployment `id`: no read count.
     pub fn following(ui: Ui, id: &str) -> Self {
-        Self::with_template(ui, id, "{spinner} {prefix} {msg} · {elapsed}")
+        Self::with_template(ui, id, "{spinner} {prefix} · {elapsed} · {wide_msg}")
     }
 
     fn with_template(ui: Ui, id: &str, template: &str) -> Self {
         let target = if ui.live {
-            ProgressDrawTarget::stderr()
+            ProgressDrawTarget::term_like_with_hz(Box::new(Narrower(Term::stderr())), 20)
         } else {
             ProgressDrawTarget::hidden()
         };
@@ -131,6 +133,46 @@ impl StatusLine {
     /// Removes the status line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+/// stderr for the status line, two columns narrower than the terminal. indicatif pads the
+/// line to the width it is given and leaves the cursor after it: at the full width, the
+/// `^C` a terminal echoes would wrap onto a line of its own, and clearing the status line
+/// would clear that line instead, leaving the status line above the report.
+#[derive(Debug)]
+struct Narrower(Term);
+
+impl TermLike for Narrower {
+    fn width(&self) -> u16 {
+        self.0.size().1.saturating_sub(2).max(1)
+    }
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+    fn move_cursor_up(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_up(n)
+    }
+    fn move_cursor_down(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_down(n)
+    }
+    fn move_cursor_right(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_right(n)
+    }
+    fn move_cursor_left(&self, n: usize) -> io::Result<()> {
+        self.0.move_cursor_left(n)
+    }
+    fn write_line(&self, s: &str) -> io::Result<()> {
+        self.0.write_line(s)
+    }
+    fn write_str(&self, s: &str) -> io::Result<()> {
+        self.0.write_str(s)
+    }
+    fn clear_line(&self) -> io::Result<()> {
+        self.0.clear_line()
+    }
+    fn flush(&self) -> io::Result<()> {
+        self.0.flush()
     }
 }
 
