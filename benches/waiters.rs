@@ -3,7 +3,9 @@
 //! 1. In virtual time (paused tokio clock, a fake server): deployment reads issued and the
 //!    delay between completion and notice, for deployments of about 3 s, 45 s (5 s in
 //!    queue, then running) and 30 min, beside QuantConnect's fixed 10 s loop.
-//! 2. For real: 1,000 deployments waited on concurrently in one process against the
+//! 2. In virtual time: the follower's requests (deployment and conversation reads) per
+//!    round, in the first minute and in any minute after, for a 30 min deployment.
+//! 3. For real: 1,000 deployments waited on concurrently in one process against the
 //!    embedded simulator: wall time, peak memory, TCP connections opened.
 //!
 //! Prints `RESULT {json}` lines for `cargo xtask bench`.
@@ -19,7 +21,7 @@ use std::{
 };
 
 use quantconnect_agents::{
-    fuzzing::poll_until_ended,
+    fuzzing::{follow_conversation, poll_until_ended},
     simulator::{Schedule, Simulator},
     types::AgentDeployment,
     wait::{Backoff, DEFAULT_MAX_WAIT},
@@ -66,6 +68,68 @@ fn waiter(in_queue: Duration, running: Duration, mut unit: impl FnMut() -> f64) 
         .await
         .unwrap();
         (reads.get(), tokio::time::Instant::now() - end)
+    })
+}
+
+/// What following a deployment of `total` costs, with jitter draws from `unit`: the most
+/// requests in one round, the rounds in the first minute, and the most rounds in any
+/// minute after it.
+fn follower(total: Duration, unit: impl FnMut() -> f64) -> (usize, usize, usize) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        use futures_util::StreamExt as _;
+        let start = tokio::time::Instant::now();
+        // Each request: when, and whether it read the deployment (a round's first).
+        let requests = Rc::new(std::cell::RefCell::new(Vec::<(f64, bool)>::new()));
+        let log = requests.clone();
+        let read_deployment = move || {
+            let at = start.elapsed();
+            log.borrow_mut().push((at.as_secs_f64(), true));
+            let status = if at >= total { "Completed" } else { "Running" };
+            std::future::ready(Ok(AgentDeployment {
+                status: Some(status.into()),
+                ..Default::default()
+            }))
+        };
+        let log = requests.clone();
+        let read_conversation = move || {
+            log.borrow_mut()
+                .push((start.elapsed().as_secs_f64(), false));
+            std::future::ready(Ok(Vec::new()))
+        };
+        let events = follow_conversation(
+            "A-bench".into(),
+            read_deployment,
+            read_conversation,
+            DEFAULT_MAX_WAIT,
+            Backoff::default(),
+            unit,
+        );
+        events.for_each(|_| std::future::ready(())).await;
+        let requests = requests.borrow();
+        let rounds: Vec<f64> = requests.iter().filter(|r| r.1).map(|r| r.0).collect();
+        let per_round = requests
+            .split(|r| r.1)
+            .map(|rest| rest.len() + 1)
+            .max()
+            .unwrap_or(0);
+        let first_minute = rounds.iter().filter(|&&t| t < 60.0).count();
+        let most_after = rounds
+            .iter()
+            .filter(|&&t| t >= 60.0)
+            .map(|&from| {
+                rounds
+                    .iter()
+                    .filter(|&&t| t >= from && t < from + 60.0)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        (per_round, first_minute, most_after)
     })
 }
 
@@ -145,6 +209,39 @@ fn main() {
             })
         );
     }
+
+    // The follower of a 30 min deployment: on random draws, and with every draw at the
+    // short end of the jitter (the most reads possible).
+    let samples = if quick { 200 } else { 1000 };
+    let (mut per_round, mut first_minute, mut per_minute) = (0, 0, 0);
+    let (mut first_sum, mut after_sum) = (0, 0);
+    for k in 0..=samples {
+        let (r, f, a) = if k == samples {
+            follower(s(1800), || 0.0)
+        } else {
+            follower(s(1800), random)
+        };
+        (per_round, first_minute, per_minute) =
+            (per_round.max(r), first_minute.max(f), per_minute.max(a));
+        if k < samples {
+            (first_sum, after_sum) = (first_sum + f, after_sum + a);
+        }
+    }
+    println!(
+        "follower, 30 min: at most {per_round} requests a round; rounds in the first minute: {:.1} mean, {first_minute} most; in any minute after: {:.1} mean of the most, {per_minute} most",
+        first_sum as f64 / samples as f64,
+        after_sum as f64 / samples as f64,
+    );
+    println!(
+        "RESULT {}",
+        serde_json::json!({
+            "follower": "30 min",
+            "requests_per_round_max": per_round,
+            "rounds_first_minute_max": first_minute,
+            "rounds_first_minute_mean": first_sum as f64 / samples as f64,
+            "rounds_per_minute_after_max": per_minute,
+        })
+    );
 
     let waiters = 1000;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -1,13 +1,14 @@
 //! Entry points for the fuzz target (`fuzz/`), the property tests and the waiter bench: the
-//! response decoding and error mapping, driven by arbitrary bytes, and the waiter's loop
-//! with its reads passed in. Behind the `fuzzing` feature: not part of the supported API.
+//! response decoding and error mapping, driven by arbitrary bytes, and the waiter's and
+//! the follower's loops with their reads passed in. Behind the `fuzzing` feature: not part
+//! of the supported API.
 
 use crate::{
     operation::{for_each_operation, Operation},
     transport, Error,
 };
 
-pub use crate::wait::waiter::poll_until_ended;
+pub use crate::wait::{follower::follow as follow_conversation, waiter::poll_until_ended};
 
 /// How a call decodes a 200 for one operation, then what a caller may do with the result:
 /// encode it again.

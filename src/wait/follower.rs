@@ -26,9 +26,11 @@ use crate::{
 ///
 /// # Reads
 /// Each round reads the deployment, then its conversation: two requests. Rounds follow the
-/// [`Backoff`] schedule (by default at about 0, 1, 3, 7, 15, 25, 35, … s): at most 9 rounds
-/// (18 requests) in the first minute and 6 rounds (12 requests) a minute after it. A part
-/// that settles is yielded by the next round, so by default within about 10 s.
+/// [`Backoff`] schedule (by default at about 0, 1, 3, 7, 15, 25, 35, … s; jitter only makes
+/// a delay shorter, by up to 9 %): 9 rounds in the first minute, 10 (20 requests) at most,
+/// and then a round every 9.1 to 10 s, at most 7 rounds (14 requests) in any minute, as
+/// the waiter bench measures (`cargo xtask bench`). A part that settles is yielded by the
+/// next round, so by default within about 10 s.
 #[must_use = "a follower does nothing until streamed"]
 #[derive(Debug)]
 pub struct ConversationFollower {
@@ -180,7 +182,7 @@ struct Follow<D, C, U> {
 }
 
 /// The follower's loop, with its reads and clock draws passed in.
-pub(crate) fn follow<D, DF, C, CF, U>(
+pub fn follow<D, DF, C, CF, U>(
     deployment_id: String,
     read_deployment: D,
     read_conversation: C,

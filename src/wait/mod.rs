@@ -20,7 +20,7 @@ pub use crate::backoff::Backoff;
 use crate::{types::AgentDeployment, Client, DeploymentStatus, Error};
 
 mod events;
-mod follower;
+pub(crate) mod follower;
 pub(crate) mod waiter;
 
 pub use events::ConversationEvent;

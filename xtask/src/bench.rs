@@ -116,6 +116,19 @@ pub fn run(root: &Path) -> Result<ExitCode, String> {
             verdict(num("reads_headroom_min") >= 0.0 && notice < fixed_notice)
         ));
     }
+    if let Some(f) = waiters.iter().find(|w| w.get("follower").is_some()) {
+        let count = |key: &str| f[key].as_u64().unwrap_or(u64::MAX);
+        let (round, first, after) = (
+            count("requests_per_round_max"),
+            count("rounds_first_minute_max"),
+            count("rounds_per_minute_after_max"),
+        );
+        rows.push(format!(
+            "| follower, a 30 min deployment: requests a round / rounds in the first minute, mean (most) / rounds in any minute after, most | {round} / {:.1} ({first}) / {after} | ≤ 2 / ≤ 10 / ≤ 7 | {} |",
+            f["rounds_first_minute_mean"].as_f64().unwrap_or(f64::NAN),
+            verdict(round <= 2 && first <= 10 && after <= 7)
+        ));
+    }
     if let Some(c) = waiters
         .iter()
         .find(|w| w.get("concurrent_waiters").is_some())
