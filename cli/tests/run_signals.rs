@@ -415,3 +415,59 @@ fn a_failed_run_keeps_its_evidence() {
         .stderr
         .contains(&format!("qc-agents conversation {id}")));
 }
+
+#[test]
+fn a_signal_while_following_a_conversation_says_how_to_resume_or_stop() {
+    for (signal, number) in SIGNALS {
+        let sim = Sim::start(long());
+        let task = sim.new_task("followed", "Keep going");
+        let id = sim.new_deployment(task);
+        let mut child = sim.spawn(&["conversation", &id, "--follow"]);
+        until("the conversation is read", || {
+            count(&sim, "readAgentConversation") >= 1
+        });
+        send(&child, signal);
+        let status = wait_exit(&mut child, Duration::from_secs(60));
+        let mut stderr = String::new();
+        let mut stdout = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        assert_eq!(status.code(), Some(128 + number), "{stderr}");
+        assert!(
+            stdout.contains("  Keep going"),
+            "the prompt shows at once: {stdout}"
+        );
+        assert!(
+            stderr.contains(&format!("deployment {id} (Running) goes on")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!(
+                "resume following: qc-agents conversation {id} --follow"
+            )),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("qc-agents deployments stop {id}")),
+            "{stderr}"
+        );
+        let deployment = sim
+            .block_on(sim.client().read_agent_deployment(&id))
+            .unwrap();
+        assert_eq!(
+            deployment.status,
+            Some(DeploymentStatus::Running),
+            "nothing stopped"
+        );
+    }
+}
