@@ -54,7 +54,7 @@ async fn auth(ctx: &Context) -> Result<(), Failure> {
     let client = ctx.client()?;
     client.authenticate().await?;
     if ui.json {
-        ui.json(&json!({"success": true}));
+        ui.json(&json!({}));
     } else {
         output::out(format!(
             "authenticated as user {} at {} (the server accepted this machine's clock)",
@@ -92,7 +92,7 @@ fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
         output::err(warning);
     }
     if ui.json {
-        ui.json(&json!({"success": true, "path": path, "userId": user_id}));
+        ui.json(&json!({"path": path, "userId": user_id}));
     } else {
         output::out(format!(
             "saved the credentials of user {user_id} in {} (mode 600, shared with lean-cli); check them with: qc-agents auth",

@@ -142,7 +142,7 @@ async fn prompt(ctx: &Context, id: &str, text: String) -> Result<(), Failure> {
     let ui = ctx.ui;
     let message = ctx.client()?.prompt_agent_deployment(id, text).await?;
     if ui.json {
-        ui.json(&json!({"success": true, "message": message}));
+        ui.json(&message.map_or_else(|| json!({}), |m| json!({ "message": m })));
     } else {
         output::out(format!(
             "prompted deployment {}: {}",
@@ -195,11 +195,10 @@ async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure
         if let Some(d) = last {
             ui.json(d);
         }
-    } else {
+    } else if let Some(d) = last {
+        // Without a read that worked there is nothing to sum up: the error says it all.
         output::out(progress::summary(ui, id, last, &waited));
-        if let Some(d) = last {
-            output::out(output::deployment_view(d, ui.color_out));
-        }
+        output::out(output::deployment_view(d, ui.color_out));
     }
     waited.outcome.map(drop).map_err(Failure::from)
 }

@@ -93,7 +93,8 @@ pub fn err(text: impl Display) {
 /// How output looks, decided once from the streams and the environment.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
-    /// `--json`: stdout carries exactly the payload as JSON, nothing else.
+    /// `--json`: stdout carries exactly the payload as JSON, nothing else: the answer
+    /// without its envelope (`success`, `errors`), `{}` when it has nothing else.
     pub json: bool,
     /// Colour on stdout: a terminal, and `NO_COLOR` unset or empty.
     pub color_out: bool,
@@ -145,9 +146,10 @@ impl Ui {
         }
     }
 
-    /// The answer of a call that returns nothing: `line`, or `{"success": true}` with --json.
-    pub fn done(&self, line: String) {
-        self.show(&serde_json::json!({"success": true}), || line);
+    /// The answer of a call that returns nothing: `line`, or `{}` with --json (stdout holds
+    /// one JSON value, always).
+    pub fn done(&self, line: impl Display) {
+        self.show(&serde_json::json!({}), || line);
     }
 
     /// Prints a human line on stdout, unless `--json` reserves stdout for the payload.

@@ -589,7 +589,12 @@ fn every_resource_command_works_in_json_and_for_people() {
         all.push("--json");
         let ran = run(&mut sim.cmd(), &all).ok();
         ran.no_secret();
-        ran.json()
+        let value = ran.json();
+        assert!(
+            value.get("success").is_none() && value.get("errors").is_none(),
+            "{args:?}: the payload only, never the envelope: {value}"
+        );
+        value
     };
     let human = |args: &[&str]| {
         let ran = run(&mut sim.cmd(), args).ok();
@@ -598,7 +603,7 @@ fn every_resource_command_works_in_json_and_for_people() {
         ran.stdout
     };
 
-    assert_eq!(json(&["auth"]), serde_json::json!({"success": true}));
+    assert_eq!(json(&["auth"]), serde_json::json!({}));
     assert!(human(&["auth"]).contains(&format!("authenticated as user {USER}")));
 
     // agents
@@ -628,15 +633,17 @@ fn every_resource_command_works_in_json_and_for_people() {
         agent["tools"],
         serde_json::json!(["create_file", "edit_file"])
     );
-    assert!(json(&[
-        "agents",
-        "update",
-        &agent_id,
-        "--description",
-        "Finds momentum"
-    ])["success"]
-        .as_bool()
-        .unwrap());
+    assert_eq!(
+        json(&[
+            "agents",
+            "update",
+            &agent_id,
+            "--description",
+            "Finds momentum"
+        ]),
+        serde_json::json!({}),
+        "nothing to return: {{}}"
+    );
     assert_eq!(
         json(&["agents", "read", &agent_id])["description"],
         "Finds momentum"
@@ -686,7 +693,11 @@ fn every_resource_command_works_in_json_and_for_people() {
     assert_eq!(json(&["deployments", "read", &id])["status"], "Running");
     assert!(human(&["deployments", "read", &id]).contains("Running"));
     let prompted = json(&["deployments", "prompt", &id, "And now the bonds"]);
-    assert_eq!(prompted["message"], "Prompt run started.");
+    assert_eq!(
+        prompted,
+        serde_json::json!({"message": "Prompt run started."}),
+        "the payload, not the envelope"
+    );
     let conversation = json(&["conversation", &id]);
     let texts: Vec<&str> = conversation["messages"]
         .as_array()
@@ -717,9 +728,7 @@ fn every_resource_command_works_in_json_and_for_people() {
         conversation["messages"].as_array().unwrap().len()
     );
     assert_eq!(lines.last().unwrap()["event"], "deployment_ended");
-    assert!(json(&["deployments", "delete", &id])["success"]
-        .as_bool()
-        .unwrap());
+    assert_eq!(json(&["deployments", "delete", &id]), serde_json::json!({}));
     assert!(human(&["tasks", "delete", &task_id]).contains("deleted task"));
     assert_eq!(json(&["tasks", "list"]), serde_json::json!([]));
 }
@@ -988,4 +997,43 @@ fn on_a_terminal_there_is_a_status_line_and_colour_unless_no_color() {
         "colour despite NO_COLOR: {:?}",
         ran.stdout
     );
+}
+
+#[test]
+fn json_is_one_value_and_an_empty_object_when_there_is_nothing_to_return() {
+    let sim = Sim::start(fast());
+    let agent = run(
+        &mut sim.cmd(),
+        &["agents", "create", "--name", "Gone soon", "--json"],
+    )
+    .ok()
+    .json();
+    let agent = agent["id"].to_string();
+    let task = sim.new_task("json rule", "p").to_string();
+    let id = sim.new_deployment(task.parse().unwrap());
+    for args in [
+        &["agents", "delete", &agent][..],
+        &["deployments", "stop", &id],
+        &["deployments", "delete", &id],
+        &["tasks", "rename", &task, "renamed"],
+        &["tasks", "delete", &task],
+        &["auth"],
+    ] {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let ran = run(&mut sim.cmd(), &all).ok();
+        assert_eq!(ran.json(), serde_json::json!({}), "{args:?}");
+    }
+    // A failure leaves stdout empty, --json or not: the one `error:` line says it all.
+    for json in [false, true] {
+        let mut args = vec!["deployments", "wait", "A-nope"];
+        if json {
+            args.push("--json");
+        }
+        let ran = run(&mut sim.cmd(), &args);
+        assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+        assert_eq!(ran.stdout, "", "{args:?}");
+        assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
+        assert!(ran.stderr.starts_with("error: "), "{}", ran.stderr);
+    }
 }
