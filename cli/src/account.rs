@@ -7,23 +7,19 @@ use std::{
 };
 
 use clap::{Args, Subcommand};
-use quantconnect_agents::auth::lean_credentials_path;
+use quantconnect_agents::{auth::lean_credentials_path, Credentials};
 use serde_json::json;
 
-use crate::{
-    context::Context,
-    failure::Failure,
-    output::{self, Ui},
-};
+use crate::{context::Context, failure::Failure, output};
 
 /// The account-level commands, listed at the top level of `qc-agents`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the credentials (and this machine's clock) against the API
     Auth,
-    /// Save credentials in lean-cli's ~/.lean/credentials (mode 600), shared with lean-cli;
-    /// a symlinked file is written through to its target, one that does not parse is left
-    /// alone
+    /// Check credentials against the API, then save them in lean-cli's ~/.lean/credentials
+    /// (mode 600), shared with lean-cli; a symlinked file is written through to its target,
+    /// one that does not parse is left alone
     Login(LoginArgs),
 }
 
@@ -37,13 +33,17 @@ pub struct LoginArgs {
     /// history and the process list
     #[arg(long, value_name = "TOKEN")]
     pub api_token: Option<String>,
+    /// Save them without checking them first (offline, say); by default they are sent to
+    /// the API's /authenticate and saved only if it accepts them
+    #[arg(long)]
+    pub no_verify: bool,
 }
 
 /// Runs `auth` or `login`.
 pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
         Command::Auth => auth(ctx).await,
-        Command::Login(args) => login(ctx.ui, args),
+        Command::Login(args) => login(ctx, args).await,
     }
 }
 
@@ -69,9 +69,11 @@ async fn auth(ctx: &Context) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `login`: writes lean-cli's credentials file, keys `user-id` and `api-token`, mode 600,
-/// keeping any other keys the file has (see [`write_credentials`]).
-fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
+/// `login`: checks the credentials with `/authenticate` (unless --no-verify), then writes
+/// lean-cli's credentials file, keys `user-id` and `api-token`, mode 600, keeping any other
+/// keys the file has (see [`write_credentials`]).
+async fn login(ctx: &Context, args: LoginArgs) -> Result<(), Failure> {
+    let ui = ctx.ui;
     let user_id = args.user_id.trim().to_owned();
     if user_id.is_empty() {
         return Err(Failure::Usage("--user-id is empty".into()));
@@ -86,16 +88,30 @@ fn login(ui: Ui, args: LoginArgs) -> Result<(), Failure> {
     }
     let path = lean_credentials_path()
         .ok_or_else(|| Failure::Local("no home directory to keep ~/.lean/credentials in".into()))?;
+    if !args.no_verify {
+        let client = ctx.client_with(Credentials::new(user_id.as_str(), token.as_str()))?;
+        client.authenticate().await.map_err(|e| {
+            Failure::Local(format!(
+                "{e}; nothing was saved (to save the credentials unchecked: --no-verify)"
+            ))
+        })?;
+    }
     let warnings = write_credentials(&path, &user_id, &token)
         .map_err(|e| Failure::Local(format!("cannot write {}: {e}", path.display())))?;
     for warning in warnings {
         output::err(warning);
     }
     if ui.json {
-        ui.json(&json!({"path": path, "userId": user_id}));
+        ui.json(&json!({"path": path, "userId": user_id, "verified": !args.no_verify}));
     } else {
+        let checked = if args.no_verify {
+            "not checked (--no-verify); check them with: qc-agents auth"
+        } else {
+            "the API accepted them"
+        };
         output::out(format!(
-            "saved the credentials of user {user_id} in {} (mode 600, shared with lean-cli); check them with: qc-agents auth",
+            "saved the credentials of user {} in {} (mode 600, shared with lean-cli); {checked}",
+            crate::text::line(&user_id),
             path.display()
         ));
     }

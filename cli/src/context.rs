@@ -46,8 +46,12 @@ impl Context {
     /// The client the global options describe, with the credentials from the environment or
     /// lean-cli's file. Never a simulator: without credentials this is an error.
     pub fn client(&self) -> Result<Client, Failure> {
+        self.client_with(Credentials::from_env()?)
+    }
+
+    /// The client the global options describe, with these credentials.
+    pub fn client_with(&self, credentials: Credentials) -> Result<Client, Failure> {
         let g = &self.global;
-        let credentials = Credentials::from_env()?;
         let mut builder = Client::builder(credentials);
         if let Some(url) = g.api_url.as_deref().filter(|u| !u.trim().is_empty()) {
             builder = builder.base_url(url);

@@ -849,13 +849,37 @@ fn no_command_prints_the_token() {
 fn login_writes_the_shared_credentials_file_mode_600_and_later_commands_use_it() {
     let sim = Sim::start(fast());
     let home = tempfile::tempdir().unwrap();
+    let path = home.path().join(".lean").join("credentials");
+    // Checked with /authenticate first: a wrong token is not saved.
+    let mut cmd = bare(home.path());
+    cmd.env("QC_API_URL", sim.sim.base_url());
     let ran = run(
-        &mut bare(home.path()),
+        &mut cmd,
+        &["login", "--user-id", USER, "--api-token", "wrong"],
+    );
+    assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+    assert!(
+        ran.stderr.starts_with("error: ") && ran.stderr.lines().count() == 1,
+        "{}",
+        ran.stderr
+    );
+    assert!(ran.stderr.contains("nothing was saved"), "{}", ran.stderr);
+    assert!(!path.exists());
+    assert_eq!(sim.sim.requests(), ["authenticate"]);
+    let mut cmd = bare(home.path());
+    cmd.env("QC_API_URL", sim.sim.base_url());
+    let ran = run(
+        &mut cmd,
         &["login", "--user-id", USER, "--api-token", TOKEN],
     )
     .ok();
     ran.no_secret();
-    let path = home.path().join(".lean").join("credentials");
+    assert!(
+        ran.stdout.contains("the API accepted them"),
+        "{}",
+        ran.stdout
+    );
+    assert_eq!(sim.sim.requests(), ["authenticate", "authenticate"]);
     let data: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(data["user-id"], USER);
     assert_eq!(data["api-token"], TOKEN);
@@ -874,15 +898,20 @@ fn login_writes_the_shared_credentials_file_mode_600_and_later_commands_use_it()
         .env("QC_ORGANIZATION_ID", sim.sim.organization_id());
     let ran = run(&mut cmd, &["tasks", "list", "--json"]).ok();
     assert_eq!(ran.json(), serde_json::json!([]));
-    assert_eq!(sim.sim.requests(), ["listAgentTasks"]);
+    assert_eq!(
+        sim.sim.requests(),
+        ["authenticate", "authenticate", "listAgentTasks"]
+    );
 
-    // The token can come from stdin instead of the command line.
+    // The token can come from stdin instead of the command line; --no-verify sends nothing.
     let ran = run(
         bare(home.path()).write_stdin("other-token\n"),
-        &["login", "--user-id", "7"],
+        &["login", "--user-id", "7", "--no-verify", "--json"],
     )
     .ok();
     ran.no_secret();
+    assert_eq!(ran.json()["verified"], false);
+    assert_eq!(sim.sim.requests().len(), 3);
     let data: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(
         data,

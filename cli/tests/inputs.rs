@@ -148,7 +148,14 @@ fn prompts_come_from_a_file_and_a_lone_dash_is_refused() {
 fn login(home: &Path) -> support::Ran {
     run(
         &mut bare(home),
-        &["login", "--user-id", "42", "--api-token", "new-token"],
+        &[
+            "login",
+            "--user-id",
+            "42",
+            "--api-token",
+            "new-token",
+            "--no-verify",
+        ],
     )
 }
 
