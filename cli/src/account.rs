@@ -7,7 +7,7 @@ use std::{
 };
 
 use clap::{Args, Subcommand};
-use quantconnect_agents::{auth::lean_credentials_path, Credentials};
+use quantconnect_agents::{auth::lean_credentials_path, Credentials, Error};
 use serde_json::json;
 
 use crate::{context::Context, failure::Failure, output};
@@ -91,8 +91,21 @@ async fn login(ctx: &Context, args: LoginArgs) -> Result<(), Failure> {
     if !args.no_verify {
         let client = ctx.client_with(Credentials::new(user_id.as_str(), token.as_str()))?;
         client.authenticate().await.map_err(|e| {
+            let why = match &e {
+                // The client corrects a clock up to a day off: the credentials are wrong.
+                Error::Authentication {
+                    detail,
+                    clock_offset: Some(offset),
+                    ..
+                } if offset.abs() < 24 * 60 * 60 => format!(
+                    "the API refused user {} with this API token ({detail}); check both at \
+                     https://www.quantconnect.com/account",
+                    crate::text::line(&user_id)
+                ),
+                _ => e.to_string(),
+            };
             Failure::Local(format!(
-                "{e}; nothing was saved (to save the credentials unchecked: --no-verify)"
+                "{why}; nothing was saved (to save the credentials unchecked: --no-verify)"
             ))
         })?;
     }
