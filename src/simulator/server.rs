@@ -68,7 +68,7 @@ async fn logged(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
     tracing::info!(
         %method,
         path = %path.escape_debug(),
-        operation = operation.unwrap_or("-"),
+        operation = %operation.unwrap_or("-"),
         %status,
         latency = %format_args!("{:.1?}", started.elapsed()),
         fault = fault.as_ref().map(tracing::field::debug),
