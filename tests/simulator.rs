@@ -482,3 +482,56 @@ async fn waiters_and_followers_own_their_client_so_they_can_be_spawned() {
         .collect();
     assert_eq!(roles.len(), 2, "the prompt and the answer: {roles:?}");
 }
+
+#[tokio::test]
+async fn a_chosen_port_is_served_and_one_in_use_is_a_configuration_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Simulator::builder().port(port).start().await.unwrap();
+    assert_eq!(sim.base_url(), format!("http://127.0.0.1:{port}/api/v2"));
+    sim.client().authenticate().await.unwrap();
+    match Simulator::builder().port(port).start().await {
+        Err(Error::Configuration { detail }) => {
+            assert!(
+                detail.starts_with(&format!("the simulator cannot bind 127.0.0.1:{port}: ")),
+                "{detail}"
+            )
+        }
+        other => panic!("a second simulator on port {port}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn each_request_answered_is_one_info_event_with_its_fields() {
+    let (logs, _guard) = common::capture_logs(tracing::Level::INFO);
+    let sim = simulator(None).await;
+    sim.inject(Fault::new(FaultKind::Status(500)).on("listAgents").times(1));
+    let client = once(&sim);
+    client.authenticate().await.unwrap();
+    client.list_agents().await.unwrap_err();
+    let lines: Vec<String> = logs
+        .text()
+        .lines()
+        .filter(|l| l.contains("simulator request"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", logs.text());
+    for (line, fields) in lines.iter().zip([
+        &[
+            "INFO",
+            "method=POST",
+            "path=/api/v2/authenticate",
+            "operation=authenticate",
+            "status=200",
+            "latency=",
+        ][..],
+        &["operation=listAgents", "status=500", "fault=Status(500)"],
+    ]) {
+        for field in fields {
+            assert!(line.contains(field), "{field} not in {line}");
+        }
+    }
+}
