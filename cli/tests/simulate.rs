@@ -116,6 +116,16 @@ impl Background {
     }
 }
 
+/// A failed test does not leave the simulator running.
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// A port no one listens on now.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
