@@ -11,18 +11,19 @@ cd "$(dirname "$0")/.."
 max_examples=${1:-200}
 
 cargo build --quiet -p quantconnect-agents-cli
-env_file=$(mktemp)
-"${CARGO_TARGET_DIR:-target}/debug/qc-agents" simulate >"$env_file" &
+work=$(mktemp -d)
+env_file="$work/simulator.env"
+"${CARGO_TARGET_DIR:-target}/debug/qc-agents" simulate --env-file "$env_file" >/dev/null &
 simulator=$!
-trap 'kill "$simulator" 2>/dev/null || true; rm -f "$env_file"' EXIT
+trap 'kill "$simulator" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# It prints its URL and throwaway credentials as exports once it is serving.
+# It writes its URL and throwaway credentials there, whole, once it is serving.
 for _ in $(seq 100); do
-  grep -q '^export QC_ORGANIZATION_ID=' "$env_file" && break
+  [ -e "$env_file" ] && break
   kill -0 "$simulator" 2>/dev/null || { echo "the simulator exited" >&2; exit 1; }
   sleep 0.1
 done
-grep -q '^export QC_ORGANIZATION_ID=' "$env_file" || { echo "the simulator did not start" >&2; exit 1; }
+[ -e "$env_file" ] || { echo "the simulator did not start" >&2; exit 1; }
 # shellcheck disable=SC1090
 source "$env_file"
 

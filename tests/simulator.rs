@@ -482,3 +482,24 @@ async fn waiters_and_followers_own_their_client_so_they_can_be_spawned() {
         .collect();
     assert_eq!(roles.len(), 2, "the prompt and the answer: {roles:?}");
 }
+
+#[tokio::test]
+async fn a_chosen_port_is_served_and_one_in_use_is_a_configuration_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Simulator::builder().port(port).start().await.unwrap();
+    assert_eq!(sim.base_url(), format!("http://127.0.0.1:{port}/api/v2"));
+    sim.client().authenticate().await.unwrap();
+    match Simulator::builder().port(port).start().await {
+        Err(Error::Configuration { detail }) => {
+            assert!(
+                detail.starts_with(&format!("the simulator cannot bind 127.0.0.1:{port}: ")),
+                "{detail}"
+            )
+        }
+        other => panic!("a second simulator on port {port}: {other:?}"),
+    }
+}

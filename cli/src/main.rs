@@ -16,6 +16,7 @@ mod context;
 mod conversation;
 mod deployments;
 mod failure;
+mod faults;
 mod messages;
 mod outcome;
 mod output;
@@ -73,7 +74,7 @@ enum Command {
     // `auth` and `login`, at the top level.
     #[command(flatten)]
     Account(account::Command),
-    /// Serve the embedded simulator of the Agents API until Ctrl-C, for trying things out
+    /// Serve the embedded simulator of the Agents API until stopped, for trying things out and CI
     Simulate(simulate::Args),
     // `completions` and `man`, at the top level.
     #[command(flatten)]

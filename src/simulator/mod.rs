@@ -2,7 +2,7 @@
 //! that drives agents without spending real agent runs (QuantConnect has no sandbox).
 //!
 //! Behind the `simulator` cargo feature. [`Simulator::start`] serves the API on 127.0.0.1 at
-//! a port the OS picks; [`Simulator::client`] is a [`Client`] already pointed at it.
+//! a port the OS picks (or a chosen one: [`SimulatorBuilder::port`]); [`Simulator::client`] is a [`Client`] already pointed at it.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -58,6 +58,10 @@
 //! - [`Fault`]s make chosen operations slow, fail with a status, answer 429 with
 //!   `Retry-After`, return an HTML error page, or drop the connection, for resilience tests.
 //! - [`Simulator::requests`] lists the operations it received, in order.
+//! - Each request answered (refusals and faults included) is logged as a `tracing` event at
+//!   INFO level with its `method`, `path`, `operation` (QuantConnect's id), `status` (or
+//!   `dropped`), `latency` (until the response head; a fault's delay included) and the
+//!   `fault` applied, if any: a subscriber showing INFO shows one line per request.
 //!
 //! Every response is built from the generated models, so it matches `openapi.yaml`; a test
 //! checks each against the spec.
@@ -156,6 +160,7 @@ pub struct SimulatorBuilder {
     schedule: Schedule,
     credentials: Option<Credentials>,
     organization_id: Option<String>,
+    port: u16,
 }
 
 impl SimulatorBuilder {
@@ -177,19 +182,30 @@ impl SimulatorBuilder {
         self
     }
 
-    /// Binds 127.0.0.1 on a port the OS picks and starts serving.
+    /// The port to listen on, on 127.0.0.1 (0, the default, lets the OS pick a free one):
+    /// for a simulator other processes find at a known address. A port in use makes
+    /// [`SimulatorBuilder::start`] fail.
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds 127.0.0.1 on the [port](SimulatorBuilder::port) (by default one the OS picks)
+    /// and starts serving. Once this returns, connections are accepted.
     ///
     /// # Errors
     /// [`Error::Configuration`] when the schedule has a phase over [`Schedule::LONGEST`] or
-    /// the port cannot be bound.
+    /// the port cannot be bound (in use, or privileged).
     pub async fn start(self) -> Result<Simulator, Error> {
         self.schedule.check()?;
-        let listener =
-            TcpListener::bind("127.0.0.1:0")
-                .await
-                .map_err(|e| Error::Configuration {
-                    detail: format!("the simulator cannot bind 127.0.0.1: {e}"),
-                })?;
+        let listener = TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .map_err(|e| Error::Configuration {
+                detail: match self.port {
+                    0 => format!("the simulator cannot bind 127.0.0.1: {e}"),
+                    port => format!("the simulator cannot bind 127.0.0.1:{port}: {e}"),
+                },
+            })?;
         let addr = listener.local_addr().map_err(|e| Error::Configuration {
             detail: format!("the simulator has no local address: {e}"),
         })?;

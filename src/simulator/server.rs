@@ -5,7 +5,7 @@
 
 use std::{
     sync::{atomic::Ordering, Arc},
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Instant, SystemTime, UNIX_EPOCH},
 };
 
 use base64::Engine as _;
@@ -37,7 +37,7 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |request| {
                 let shared = shared.clone();
-                async move { handle(&shared, request).await }
+                async move { logged(&shared, request).await }
             });
             // An error here is a dropped connection, injected or the client's, or a request
             // head not sent in time: nothing to do.
@@ -50,10 +50,42 @@ pub(super) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
+/// [`handle`], with one INFO event for the request once its answer (or drop) is decided.
+async fn logged(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dropped> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let mut fault = None;
+    let result = handle(shared, request, &mut fault).await;
+    let status = match &result {
+        Ok(reply) => reply.status().as_u16().to_string(),
+        Err(Dropped) => "dropped".to_owned(),
+    };
+    let operation = path
+        .strip_prefix("/api/v2")
+        .and_then(crate::operation::at_path)
+        .map(|op| op.id);
+    tracing::info!(
+        %method,
+        path = %path.escape_debug(),
+        operation = %operation.unwrap_or("-"),
+        %status,
+        latency = %format_args!("{:.1?}", started.elapsed()),
+        fault = fault.as_ref().map(tracing::field::debug),
+        "simulator request"
+    );
+    result
+}
+
 /// Answers one request: 404 for a path that is not in the spec, 405 for a method other
 /// than POST; else the request is logged, its fault (if any) applied, its signature
 /// checked, its body read (413 past [`MAX_BODY_BYTES`]) and its operation answered.
-async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dropped> {
+/// `fault` is set to the fault applied, for the log.
+async fn handle(
+    shared: &Shared,
+    request: Request<Incoming>,
+    fault: &mut Option<FaultKind>,
+) -> Result<Reply, Dropped> {
     let path = request.uri().path().to_owned();
     let operation = path
         .strip_prefix("/api/v2")
@@ -76,12 +108,12 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
             .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return Ok(reply);
     }
-    let fault = {
+    *fault = {
         let mut state = shared.lock();
         state.requests.push(operation.id.to_owned());
         faults::take(&mut state.faults, operation.id)
     };
-    if let Some(fault) = &fault {
+    if let Some(fault) = fault {
         if let Some(reply) = faults::intercept(fault).await? {
             return Ok(reply);
         }
@@ -112,7 +144,7 @@ async fn handle(shared: &Shared, request: Request<Incoming>) -> Result<Reply, Dr
         let mut state = shared.lock();
         handlers::answer(shared, &mut state, operation, &body)
     };
-    if fault == Some(FaultKind::DropConnectionAfterEffect) {
+    if *fault == Some(FaultKind::DropConnectionAfterEffect) {
         return Err(Dropped);
     }
     Ok(plain(
