@@ -15,7 +15,7 @@ env_file="$work/simulator.env"
 log="$work/simulator.log"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
-"${CARGO_TARGET_DIR:-target}/debug/qc-agents" -v simulate --port "$port" --env-file "$env_file" \
+"${CARGO_TARGET_DIR:-target}/debug/qc-agents" simulate -v --port "$port" --env-file "$env_file" \
   --in-queue 0 --running 1s >/dev/null 2>"$log" &
 simulator=$!
 trap 'kill "$simulator" 2>/dev/null || true; rm -rf "$work"' EXIT

@@ -10,17 +10,30 @@ use clap::{Args, Subcommand};
 use quantconnect_agents::{auth::lean_credentials_path, Credentials, Error};
 use serde_json::json;
 
-use crate::{context::Context, failure::Failure, output};
+use crate::{
+    context::{Context, Global, Organization},
+    failure::Failure,
+    output,
+};
 
 /// The account-level commands, listed at the top level of `qc-agents`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check the credentials (and this machine's clock) against the API
-    Auth,
+    Auth(AuthArgs),
     /// Check credentials against the API, then save them in lean-cli's ~/.lean/credentials
     /// (mode 600), shared with lean-cli; a symlinked file is written through to its target,
     /// one that does not parse is left alone
     Login(LoginArgs),
+}
+
+/// `qc-agents auth`.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
+    #[command(flatten)]
+    pub organization: Organization,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// `qc-agents login`.
@@ -37,21 +50,33 @@ pub struct LoginArgs {
     /// the API's /authenticate and saved only if it accepts them
     #[arg(long)]
     pub no_verify: bool,
+    #[command(flatten)]
+    pub global: Global,
+}
+
+impl Command {
+    /// The global options given to it.
+    pub fn global(&mut self) -> &mut Global {
+        match self {
+            Command::Auth(args) => &mut args.global,
+            Command::Login(args) => &mut args.global,
+        }
+    }
 }
 
 /// Runs `auth` or `login`.
 pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
-        Command::Auth => auth(ctx).await,
+        Command::Auth(args) => auth(ctx, &args.organization).await,
         Command::Login(args) => login(ctx, args).await,
     }
 }
 
 /// `auth`: one signed request. A wrong user id or token, or a clock too far off, fails
 /// with the library's advice; a clock the library had to correct is logged as a warning.
-async fn auth(ctx: &Context) -> Result<(), Failure> {
+async fn auth(ctx: &Context, organization: &Organization) -> Result<(), Failure> {
     let ui = ctx.ui;
-    let client = ctx.client()?;
+    let client = ctx.client_in(organization)?;
     client.authenticate().await?;
     if ui.json {
         ui.json(&json!({}));

@@ -8,7 +8,7 @@ use quantconnect_agents::ReasoningEffort;
 use serde_json::json;
 
 use crate::{
-    context::{prompt_text, Context},
+    context::{prompt_text, Context, Organization},
     failure::Failure,
     output,
 };
@@ -17,14 +17,19 @@ use crate::{
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the organization's agents
-    List,
+    List(Organization),
     /// Show one agent
     Read {
         /// The agent's id
         id: i64,
     },
     /// Create an agent (--name required)
-    Create(AgentFields),
+    Create {
+        #[command(flatten)]
+        fields: AgentFields,
+        #[command(flatten)]
+        organization: Organization,
+    },
     /// Change an agent's settings; the others keep their value
     Update {
         /// The agent's id
@@ -84,9 +89,12 @@ fn reasoning_effort() -> impl clap::builder::TypedValueParser<Value = ReasoningE
 /// Runs one `agents` command.
 pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
-        Command::List => list(ctx).await,
+        Command::List(organization) => list(ctx, &organization).await,
         Command::Read { id } => read(ctx, id).await,
-        Command::Create(fields) => create(ctx, read_system_prompt(fields)?).await,
+        Command::Create {
+            fields,
+            organization,
+        } => create(ctx, read_system_prompt(fields)?, &organization).await,
         Command::Update { fields, .. } if fields.is_empty() => Err(Failure::Usage(
             "agents update: nothing to change; give at least one of --name, --description, \
              --system-prompt, --model, --reasoning-effort, --max-turns, --tool-choice, --tool, \
@@ -129,8 +137,8 @@ fn read_system_prompt(mut fields: AgentFields) -> Result<AgentFields, Failure> {
 }
 
 /// `agents list`.
-async fn list(ctx: &Context) -> Result<(), Failure> {
-    let agents = ctx.client()?.list_agents().await?;
+async fn list(ctx: &Context, organization: &Organization) -> Result<(), Failure> {
+    let agents = ctx.client_in(organization)?.list_agents().await?;
     ctx.ui
         .show(&redacted(&agents), || output::agents_table(&agents));
     Ok(())
@@ -200,11 +208,15 @@ macro_rules! apply_fields {
 }
 
 /// `agents create --name …`.
-async fn create(ctx: &Context, fields: AgentFields) -> Result<(), Failure> {
+async fn create(
+    ctx: &Context,
+    fields: AgentFields,
+    organization: &Organization,
+) -> Result<(), Failure> {
     if fields.name.as_deref().is_none_or(|n| n.trim().is_empty()) {
         return Err(Failure::Usage("agents create needs --name NAME".into()));
     }
-    let client = ctx.client()?;
+    let client = ctx.client_in(organization)?;
     let agent = client.create_agent(|b| apply_fields!(b, fields)).await?;
     if ctx.ui.json {
         ctx.ui.json(&redacted(&agent));

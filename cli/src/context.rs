@@ -8,30 +8,38 @@ use quantconnect_agents::{Client, Credentials};
 
 use crate::{failure::Failure, output::Ui};
 
-/// Options every command takes.
-#[derive(Debug, Args)]
+/// The options of the commands that call the API, listed after each command's own.
+/// Given after the command (`qc-agents tasks list --json`); `global` so that a group's
+/// leaves (`agents list`) take them too.
+#[derive(Debug, Default, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// The API's base URL, /api/v2 included [default: https://www.quantconnect.com/api/v2]
     #[arg(long, global = true, env = "QC_API_URL", value_name = "URL")]
     pub api_url: Option<String>,
-
-    /// The organization for listing and creating agents and tasks
-    #[arg(long, global = true, env = "QC_ORGANIZATION_ID", value_name = "ID")]
-    pub organization: Option<String>,
 
     /// How long one request may take: 90s, 2m (a bare number is seconds) [default: 60s]
     #[arg(long, global = true, env = "QC_REQUEST_TIMEOUT", value_name = "DURATION",
           value_parser = parse_duration)]
     pub timeout: Option<Duration>,
 
-    /// Print exactly the payload as JSON on stdout (an array for lists), nothing else; an
-    /// agent's own LLM token shows as "(redacted)"
+    /// Print exactly the payload as JSON on stdout (an array for lists, {} when there is
+    /// none), nothing else; an agent's own LLM token shows as "(redacted)"
     #[arg(long, global = true)]
     pub json: bool,
 
     /// Log each request (operation, status, duration) on stderr
     #[arg(long, short, global = true)]
     pub verbose: bool,
+}
+
+/// `--organization`, on the commands that list or create agents and tasks.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub struct Organization {
+    /// The organization whose agents and tasks to list, or to create them in
+    #[arg(long, env = "QC_ORGANIZATION_ID", value_name = "ID")]
+    pub organization: Option<String>,
 }
 
 /// What a command runs with: the global options and how output looks.
@@ -49,15 +57,21 @@ impl Context {
         self.client_with(Credentials::from_env()?)
     }
 
+    /// The same, in `organization`: for listing and creating agents and tasks.
+    pub fn client_in(&self, organization: &Organization) -> Result<Client, Failure> {
+        let client = self.client()?;
+        Ok(match organization.organization.as_deref().map(str::trim) {
+            Some(org) if !org.is_empty() => client.with_organization_id(org),
+            _ => client,
+        })
+    }
+
     /// The client the global options describe, with these credentials.
     pub fn client_with(&self, credentials: Credentials) -> Result<Client, Failure> {
         let g = &self.global;
         let mut builder = Client::builder(credentials);
         if let Some(url) = g.api_url.as_deref().filter(|u| !u.trim().is_empty()) {
             builder = builder.base_url(url);
-        }
-        if let Some(org) = g.organization.as_deref().filter(|o| !o.trim().is_empty()) {
-            builder = builder.organization_id(org.trim());
         }
         if let Some(timeout) = g.timeout {
             builder = builder.request_timeout(timeout);

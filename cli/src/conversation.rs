@@ -6,7 +6,7 @@ use std::time::Duration;
 use quantconnect_agents::Client;
 
 use crate::{
-    context::{parse_duration, Context},
+    context::{parse_duration, Context, Global},
     failure::Failure,
     messages, output,
     progress::{self, StatusLine},
@@ -29,6 +29,8 @@ pub struct Args {
     /// With --follow: how long to follow at most
     #[arg(long, value_name = "DURATION", default_value = "2h", value_parser = parse_duration)]
     pub max_wait: Duration,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// `conversation ID [--follow] [--callable ID]`.

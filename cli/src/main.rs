@@ -48,10 +48,18 @@ use crate::{
 #[derive(Debug, Parser)]
 #[command(name = "qc-agents", version, max_term_width = 100)]
 struct Cli {
-    #[command(flatten)]
-    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// A command group (`agents`, `tasks`, `deployments`): its commands, and the global
+/// options, which they all take.
+#[derive(Debug, clap::Args)]
+struct Group<C: Subcommand> {
+    #[command(subcommand)]
+    command: C,
+    #[command(flatten)]
+    global: Global,
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,14 +69,11 @@ enum Command {
     /// complete: then it says what it leaves)
     Run(run::Args),
     /// Agents: list, read, create, update, delete
-    #[command(subcommand)]
-    Agents(agents::Command),
+    Agents(Group<agents::Command>),
     /// Tasks: list, read, create, rename, delete
-    #[command(subcommand)]
-    Tasks(tasks::Command),
+    Tasks(Group<tasks::Command>),
     /// Deployments (runs of a task): list, read, create, prompt, stop, delete, wait
-    #[command(subcommand)]
-    Deployments(deployments::Command),
+    Deployments(Group<deployments::Command>),
     /// Print a deployment's conversation, or follow it as it grows
     Conversation(conversation::Args),
     // `auth` and `login`, at the top level.
@@ -81,10 +86,33 @@ enum Command {
     Shell(shell::Command),
 }
 
+impl Command {
+    /// The global options given, taken out of the command; `simulate`'s own `--json` and
+    /// `-v` stand for them there, and `completions` and `man` take none.
+    fn take_global(&mut self) -> Global {
+        let take = std::mem::take;
+        match self {
+            Command::Run(args) => take(&mut args.global),
+            Command::Agents(group) => take(&mut group.global),
+            Command::Tasks(group) => take(&mut group.global),
+            Command::Deployments(group) => take(&mut group.global),
+            Command::Conversation(args) => take(&mut args.global),
+            Command::Account(command) => take(command.global()),
+            Command::Simulate(args) => Global {
+                json: args.json,
+                verbose: args.verbose,
+                ..Global::default()
+            },
+            Command::Shell(_) => Global::default(),
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let ui = Ui::detect(cli.global.json);
-    init_logging(cli.global.verbose, ui.color_err);
+    let mut cli = Cli::parse();
+    let global = cli.command.take_global();
+    let ui = Ui::detect(global.json);
+    init_logging(global.verbose, ui.color_err);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -95,7 +123,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(dispatch(cli, ui));
+    let result = runtime.block_on(dispatch(cli.command, Context { global, ui }));
     // A read of stdin for a prompt may still block its thread: do not wait for it.
     runtime.shutdown_background();
     match result {
@@ -133,16 +161,13 @@ fn init_logging(verbose: bool, color: bool) {
         .try_init();
 }
 
-async fn dispatch(cli: Cli, ui: Ui) -> Result<(), Failure> {
-    let ctx = &Context {
-        global: cli.global,
-        ui,
-    };
-    match cli.command {
+async fn dispatch(command: Command, ctx: Context) -> Result<(), Failure> {
+    let ctx = &ctx;
+    match command {
         Command::Run(args) => run::run(ctx, args).await,
-        Command::Agents(c) => agents::run(ctx, c).await,
-        Command::Tasks(c) => tasks::run(ctx, c).await,
-        Command::Deployments(c) => deployments::run(ctx, c).await,
+        Command::Agents(group) => agents::run(ctx, group.command).await,
+        Command::Tasks(group) => tasks::run(ctx, group.command).await,
+        Command::Deployments(group) => deployments::run(ctx, group.command).await,
         Command::Conversation(args) => conversation::run(ctx, args).await,
         Command::Account(c) => account::run(ctx, c).await,
         Command::Simulate(args) => simulate::run(ctx, args).await,

@@ -11,7 +11,7 @@ use quantconnect_agents::{
 };
 
 use crate::{
-    context::{parse_duration, prompt_text, Context},
+    context::{parse_duration, prompt_text, Context, Global, Organization},
     deployments::id_of_deployment,
     failure::Failure,
     messages,
@@ -57,6 +57,10 @@ pub struct Args {
     /// Keep the task and the deployment instead of deleting them at the end
     #[arg(long)]
     pub keep: bool,
+    #[command(flatten)]
+    pub organization: Organization,
+    #[command(flatten)]
+    pub global: Global,
 }
 
 /// `run`: the flow, then the report of what it leaves, on every path.
@@ -139,7 +143,7 @@ async fn flow(
     made: &mut Made,
 ) -> Result<(), Failure> {
     let ui = ctx.ui;
-    let client = ctx.client()?;
+    let client = ctx.client_in(&args.organization)?;
     let started = std::time::SystemTime::now();
     // Read on a thread of its own (stdin may block), and given up at a signal.
     let (text, file) = (args.prompt.clone(), args.prompt_file.clone());

@@ -92,6 +92,12 @@ pub struct Args {
     /// (repeatable; the kinds are in --help)
     #[arg(long, value_name = "SPEC", value_parser = faults::parse)]
     pub fault: Vec<Fault>,
+    /// Print the environment as one JSON object on stdout instead of `export` lines
+    #[arg(long)]
+    pub json: bool,
+    /// Log each request it answers on stderr (method, path, operation, status, latency)
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 /// `simulate`: serves the embedded simulator in the foreground until a stop signal.

@@ -8,7 +8,7 @@ use clap::{
 use quantconnect_agents::{types::AgentTask, Client, Error, ProjectPreference};
 
 use crate::{
-    context::{prompt_text, Context},
+    context::{prompt_text, Context, Organization},
     failure::Failure,
     output,
 };
@@ -17,7 +17,7 @@ use crate::{
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the organization's tasks
-    List,
+    List(Organization),
     /// Show one task
     Read {
         /// The task's id
@@ -45,6 +45,8 @@ pub enum Command {
         #[arg(long, value_parser = project_preference(),
               default_value_t = ProjectPreference::ProjectForTask)]
         project_preference: ProjectPreference,
+        #[command(flatten)]
+        organization: Organization,
     },
     /// Rename a task
     Rename {
@@ -74,7 +76,7 @@ pub fn project_preference() -> impl TypedValueParser<Value = ProjectPreference> 
 /// Runs one `tasks` command.
 pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
     match command {
-        Command::List => list(ctx).await,
+        Command::List(organization) => list(ctx, &organization).await,
         Command::Read { id } => read(ctx, id).await,
         Command::Create {
             agent,
@@ -82,9 +84,11 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
             prompt,
             prompt_file,
             project_preference,
+            organization,
         } => {
             let prompt = prompt_text(prompt, prompt_file.as_deref(), "prompt")?;
-            create(ctx, agent, name, prompt, project_preference).await
+            let client = ctx.client_in(&organization)?;
+            create(ctx, &client, agent, name, prompt, project_preference).await
         }
         Command::Rename { id, name } => rename(ctx, id, name).await,
         Command::Delete { id } => delete(ctx, id).await,
@@ -92,8 +96,8 @@ pub async fn run(ctx: &Context, command: Command) -> Result<(), Failure> {
 }
 
 /// `tasks list`.
-async fn list(ctx: &Context) -> Result<(), Failure> {
-    let tasks = ctx.client()?.list_agent_tasks().await?;
+async fn list(ctx: &Context, organization: &Organization) -> Result<(), Failure> {
+    let tasks = ctx.client_in(organization)?.list_agent_tasks().await?;
     ctx.ui.show(&tasks, || output::tasks_table(&tasks));
     Ok(())
 }
@@ -128,12 +132,13 @@ pub fn id_of_task(task: &AgentTask) -> Result<i64, Failure> {
 /// `tasks create --agent … --name … --prompt …`.
 async fn create(
     ctx: &Context,
+    client: &Client,
     agent: i64,
     name: String,
     prompt: String,
     preference: ProjectPreference,
 ) -> Result<(), Failure> {
-    let task = create_task(&ctx.client()?, agent, name, prompt, preference).await?;
+    let task = create_task(client, agent, name, prompt, preference).await?;
     if ctx.ui.json {
         ctx.ui.json(&task);
     } else {

@@ -356,7 +356,7 @@ fn an_independent_servers_own_error_message_reaches_stderr() {
         cmd
     };
     let url = server.url("/api/v2");
-    let ran = run(&mut cmd(), &["--api-url", &url, "tasks", "read", "404"]);
+    let ran = run(&mut cmd(), &["tasks", "read", "404", "--api-url", &url]);
     assert_eq!(ran.code, Some(1));
     assert_eq!(
         ran.stderr.trim_end(),
@@ -368,12 +368,12 @@ fn an_independent_servers_own_error_message_reaches_stderr() {
     let ran = run(
         &mut cmd(),
         &[
-            "--api-url",
-            &url,
             "conversation",
             "A-1",
             "--callable",
             "sub-7",
+            "--api-url",
+            &url,
         ],
     )
     .ok();
@@ -561,7 +561,12 @@ fn usage_errors_exit_2() {
         &["deployments", "wait", "A-1", "--max-wait", "0"],
         // Nothing to change is not a silent success.
         &["agents", "update", "105"],
-        &["--timeout", "0s", "tasks", "list"],
+        &["tasks", "list", "--timeout", "0s"],
+        // Global options come after the command, and only on those they apply to.
+        &["--json", "tasks", "list"],
+        &["tasks", "read", "1", "--organization", "o"],
+        &["simulate", "--api-url", "http://127.0.0.1:1/api/v2"],
+        &["completions", "bash", "--json"],
     ] {
         let ran = run(&mut sim.cmd(), args);
         assert_eq!(ran.code, Some(2), "{args:?}: {}", ran.stderr);
@@ -1065,4 +1070,66 @@ fn json_is_one_value_and_an_empty_object_when_there_is_nothing_to_return() {
         assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
         assert!(ran.stderr.starts_with("error: "), "{}", ran.stderr);
     }
+}
+
+#[test]
+fn global_options_show_only_where_they_apply_after_the_commands_own() {
+    let help = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--help");
+        run(&mut bare(std::path::Path::new("/nonexistent")), &all)
+            .ok()
+            .stdout
+    };
+    let run_help = help(&["run"]);
+    let (own, global) = run_help.split_once("Global options:").expect("a heading");
+    assert!(
+        own.contains("--agent") && own.contains("--keep"),
+        "{run_help}"
+    );
+    for flag in [
+        "--api-url",
+        "--organization",
+        "--timeout",
+        "--json",
+        "--verbose",
+    ] {
+        let listed = |text: &str| {
+            text.lines()
+                .any(|l| l.trim_start().trim_start_matches("-v, ").starts_with(flag))
+        };
+        assert!(listed(global) && !listed(own), "{flag}: {run_help}");
+    }
+    // --organization only where agents and tasks are listed or created.
+    for args in [
+        &["agents", "list"][..],
+        &["agents", "create"],
+        &["tasks", "list"],
+        &["tasks", "create"],
+        &["auth"],
+    ] {
+        assert!(help(args).contains("--organization"), "{args:?}");
+    }
+    for args in [
+        &["agents", "read"][..],
+        &["tasks", "delete"],
+        &["deployments", "stop"],
+        &["conversation"],
+        &["login"],
+    ] {
+        let text = help(args);
+        assert!(!text.contains("--organization"), "{args:?}: {text}");
+        assert!(
+            text.contains("Global options:") && text.contains("--api-url"),
+            "{args:?}"
+        );
+    }
+    // None of the API's options where no API is called; simulate has its own -v and --json.
+    for args in [&["simulate"][..], &["completions"], &["man"]] {
+        let text = help(args);
+        for flag in ["--api-url", "--organization", "--timeout", "Global options"] {
+            assert!(!text.contains(flag), "{args:?} {flag}: {text}");
+        }
+    }
+    assert!(help(&["simulate"]).contains("--verbose"));
 }

@@ -30,14 +30,12 @@ fn a_one_mib_prompt_from_stdin_reaches_the_server_whole() {
     let home = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(support::BIN)
         .args([
+            "tasks",
+            "create",
             "--api-url",
             &server.url("/api/v2"),
             "--organization",
             "org-1",
-        ])
-        .args([
-            "tasks",
-            "create",
             "--agent",
             "47",
             "--name",
@@ -73,9 +71,9 @@ fn prompts_come_from_a_file_and_a_lone_dash_is_refused() {
     let ran = run(
         &mut sim.cmd(),
         &[
-            "--json",
             "tasks",
             "create",
+            "--json",
             "--agent",
             "47",
             "--name",
@@ -88,8 +86,8 @@ fn prompts_come_from_a_file_and_a_lone_dash_is_refused() {
     let task: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(task["prompt"], "line one\nline two\n");
     let args = [
-        "--json",
         "run",
+        "--json",
         "--agent",
         "47",
         "--name",

@@ -122,7 +122,7 @@ fn count(sim: &Sim, operation: &str) -> usize {
 
 fn run_args(name: &str) -> Vec<&str> {
     vec![
-        "--json", "run", "--agent", "47", "--name", name, "--prompt", "work",
+        "run", "--json", "--agent", "47", "--name", name, "--prompt", "work",
     ]
 }
 

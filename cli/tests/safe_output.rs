@@ -54,7 +54,7 @@ fn hostile_names_and_conversation_text_are_shown_with_escapes_visible() {
         ran.stdout
     );
     // `--json` stays exact: the same text, escaped as JSON.
-    let ran = run(&mut sim.cmd(), &["--json", "tasks", "read", &task]).ok();
+    let ran = run(&mut sim.cmd(), &["tasks", "read", &task, "--json"]).ok();
     ran.printable();
     let json: serde_json::Value = serde_json::from_str(&ran.stdout).unwrap();
     assert_eq!(json["name"], HOSTILE);
@@ -84,7 +84,7 @@ fn a_servers_error_with_escape_codes_reaches_stderr_visible() {
     let mut cmd = bare(home.path());
     cmd.env("QC_USER_ID", USER).env("QC_API_TOKEN", TOKEN);
     let url = server.url("/api/v2");
-    let ran = run(&mut cmd, &["--api-url", &url, "tasks", "read", "404"]);
+    let ran = run(&mut cmd, &["tasks", "read", "404", "--api-url", &url]);
     assert_eq!(ran.code, Some(1), "{}", ran.stderr);
     ran.printable();
     assert!(
@@ -113,7 +113,7 @@ fn a_deployment_id_with_shell_syntax_is_quoted_in_suggested_commands() {
     let mut cmd = bare(home.path());
     cmd.env("QC_USER_ID", USER).env("QC_API_TOKEN", TOKEN);
     let url = server.url("/api/v2");
-    let ran = run(&mut cmd, &["--api-url", &url, "deployments", "create", "5"]).ok();
+    let ran = run(&mut cmd, &["deployments", "create", "5", "--api-url", &url]).ok();
     assert!(
         ran.stdout
             .contains(&format!("qc-agents deployments wait '{evil}'\n")),
@@ -126,7 +126,7 @@ fn a_deployment_id_with_shell_syntax_is_quoted_in_suggested_commands() {
 fn output_that_cannot_be_written_fails_with_one_line() {
     let sim = Sim::start(fast());
     sim.new_task("t", "p");
-    for args in [&["tasks", "list"][..], &["--json", "tasks", "list"]] {
+    for args in [&["tasks", "list"][..], &["tasks", "list", "--json"]] {
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
