@@ -21,7 +21,7 @@ pub(super) async fn traced<T>(
     let span = tracing::debug_span!(
         target: TARGET,
         "request",
-        operation,
+        operation = %operation,
         attempts = Empty,
         status = Empty,
         duration_ms = Empty,
