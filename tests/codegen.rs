@@ -316,3 +316,101 @@ fn a_component_name_that_is_no_rust_type_name_is_refused_naming_it() {
         "{error}"
     );
 }
+
+/// The text of the `#[doc]` attributes among `attrs`, joined by newlines.
+fn doc_text(attrs: &[syn::Attribute]) -> String {
+    attrs
+        .iter()
+        .filter_map(|attr| match &attr.meta {
+            syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(text),
+                    ..
+                }) => Some(text.value().trim().to_owned()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn every_builder_and_setter_carries_the_docs_of_what_it_sets() {
+    let code = codegen::types(&codegen::parse(SPEC).unwrap()).unwrap();
+    let file = syn::parse_file(&code).unwrap();
+    let syn::Item::Mod(types) = &file.items[0] else {
+        panic!("the types module comes first")
+    };
+    let items = &types.content.as_ref().unwrap().1;
+    let model_field_docs = |model: &str, field: &str| {
+        items
+            .iter()
+            .find_map(|item| match item {
+                syn::Item::Struct(s) if s.ident == model => s
+                    .fields
+                    .iter()
+                    .find(|f| f.ident.as_ref().is_some_and(|i| i == field))
+                    .map(|f| doc_text(&f.attrs)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("no field {model}::{field}"))
+    };
+    let builders = items
+        .iter()
+        .find_map(|item| match item {
+            syn::Item::Mod(m) if m.ident == "builder" => Some(m),
+            _ => None,
+        })
+        .expect("a builder module");
+    assert!(
+        builders
+            .attrs
+            .iter()
+            .any(|a| quote::quote!(#a).to_string() == "# [deny (missing_docs)]"),
+        "missing docs in the builders fail the build"
+    );
+    let (mut structs, mut setters) = (0, 0);
+    for item in &builders.content.as_ref().unwrap().1 {
+        match item {
+            syn::Item::Struct(s) => {
+                let link = format!("[`{0}`](super::{0})", s.ident);
+                assert!(doc_text(&s.attrs).contains(&link), "{}", s.ident);
+                structs += 1;
+            }
+            syn::Item::Impl(block) if block.trait_.is_none() => {
+                let syn::Type::Path(model) = &*block.self_ty else {
+                    panic!("an impl for a named type")
+                };
+                let model = model.path.segments.last().unwrap().ident.to_string();
+                for member in &block.items {
+                    let syn::ImplItem::Fn(setter) = member else {
+                        continue;
+                    };
+                    let field = setter.sig.ident.to_string();
+                    let (docs, described) =
+                        (doc_text(&setter.attrs), model_field_docs(&model, &field));
+                    if described.is_empty() {
+                        assert!(docs.contains(&format!("`{field}` field of")), "{docs}");
+                    } else {
+                        assert_eq!(docs, described, "{model}::{field}");
+                    }
+                    setters += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        structs > 30 && setters > 100,
+        "{structs} builders, {setters} setters"
+    );
+    // The text is the spec's own.
+    let spec: Value = serde_norway::from_str(SPEC).unwrap();
+    let described = &spec["components"]["schemas"]["CreateAgentTaskRequest"]["properties"]["name"]
+        ["description"];
+    assert_eq!(
+        model_field_docs("CreateAgentTaskRequest", "name"),
+        described.as_str().unwrap()
+    );
+}

@@ -28,9 +28,11 @@ pub struct Global {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Log each request (operation, status, duration) on stderr
-    #[arg(long, short, global = true)]
-    pub verbose: bool,
+    /// Log each request (operation, status, attempts, duration) on stderr; -vv adds the
+    /// library's debug events (retries, statuses while waiting). RUST_LOG, when set, decides
+    /// instead (e.g. RUST_LOG=quantconnect_agents=debug,reqwest=debug)
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// `--organization`, on the commands that list or create agents and tasks.

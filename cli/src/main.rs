@@ -144,20 +144,39 @@ fn main() -> ExitCode {
     }
 }
 
-/// The library logs warnings (a clock it had to correct, a status it does not know) through
-/// `tracing`; show them on stderr, and each request with --verbose.
-fn init_logging(verbose: bool, color: bool) {
-    let level = if verbose {
-        tracing_subscriber::filter::LevelFilter::DEBUG
-    } else {
-        tracing_subscriber::filter::LevelFilter::WARN
+/// Logging on stderr: the library's and this program's warnings (a clock it had to correct,
+/// a status it does not know); with -v one line per request (the library's
+/// `quantconnect_agents::request` events) and its INFO events (the simulator's request log);
+/// with -vv its DEBUG events. Dependencies stay silent. `RUST_LOG`, when set, is the filter
+/// instead, and can reach them (`RUST_LOG=reqwest=debug`).
+fn init_logging(verbose: u8, color: bool) {
+    use tracing_subscriber::EnvFilter;
+    let from_env = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => match EnvFilter::try_new(&directives) {
+            Ok(filter) => Some(filter),
+            Err(e) => {
+                output::err(format!("warning: RUST_LOG ignored: {e}"));
+                None
+            }
+        },
+        _ => None,
     };
+    // Targets name the crate or module a line comes from, which only matters once more than
+    // the request lines show.
+    let with_target = from_env.is_some() || verbose > 1;
+    let filter = from_env.unwrap_or_else(|| {
+        EnvFilter::new(match verbose {
+            0 => "quantconnect_agents=warn,qc_agents=warn",
+            1 => "quantconnect_agents=info,quantconnect_agents::request=debug,qc_agents=info",
+            _ => "quantconnect_agents=debug,qc_agents=debug",
+        })
+    });
     let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(color)
         .without_time()
-        .with_target(false)
+        .with_target(with_target)
         .try_init();
 }
 

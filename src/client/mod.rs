@@ -3,7 +3,6 @@
 use std::{fmt, sync::Arc, time::Duration};
 
 use tokio::sync::Semaphore;
-use tracing::Instrument as _;
 
 use crate::{
     auth::Credentials,
@@ -16,6 +15,7 @@ use crate::{
 };
 
 mod config;
+mod trace;
 
 pub use self::config::ClientBuilder;
 
@@ -148,13 +148,6 @@ impl Client {
     /// failures retried as the [`RetryPolicy`] says, a rejected signature retried once with
     /// the clock offset the server's `Date` reveals, all inside one `tracing` span.
     async fn call<O: Operation>(&self, body: &O) -> Result<Box<O::Response>, Error> {
-        let span = tracing::debug_span!(
-            "quantconnect_agents::request",
-            operation = O::ID,
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
         let attempts = retry::attempts(
             &self.transport,
             &self.in_flight,
@@ -162,19 +155,7 @@ impl Client {
             self.request_timeout,
             body,
         );
-        // Entering and leaving a span on every poll costs; skip it when nobody listens.
-        if span.is_disabled() {
-            return attempts.await.0;
-        }
-        let started = tokio::time::Instant::now();
-        let (result, attempt) = attempts.instrument(span.clone()).await;
-        span.record("attempts", attempt);
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
-        match &result {
-            Ok(_) => span.record("status", 200u16),
-            Err(e) => span.record("status", e.status().unwrap_or(0)),
-        };
-        result
+        trace::traced(O::ID, attempts).await
     }
 
     fn organization(&self, operation: &'static str) -> Result<String, Error> {
