@@ -95,9 +95,10 @@ pub struct Args {
     /// Print the environment as one JSON object on stdout instead of `export` lines
     #[arg(long)]
     pub json: bool,
-    /// Log each request it answers on stderr (method, path, operation, status, latency)
-    #[arg(long, short)]
-    pub verbose: bool,
+    /// Log each request it answers on stderr (method, path, operation, status, latency);
+    /// -vv adds the library's debug events. RUST_LOG, when set, decides instead
+    #[arg(long, short, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 /// `simulate`: serves the embedded simulator in the foreground until a stop signal.

@@ -21,7 +21,7 @@ fn dependency_lines(text: &str) -> Vec<&str> {
 #[test]
 fn verbose_prints_one_line_per_request_with_operation_status_attempts_and_duration() {
     let sim = Sim::start(fast());
-    let ran = run(&mut sim.cmd(), &["-v", "agents", "list"]).ok();
+    let ran = run(&mut sim.cmd(), &["agents", "list", "-v"]).ok();
     let lines: Vec<&str> = ran.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", ran.stderr);
     let line = lines[0];
@@ -67,7 +67,7 @@ fn without_verbose_a_success_is_silent_and_a_failure_one_error_line() {
     assert!(lines[0].starts_with("error: readAgent: "), "{}", ran.stderr);
 
     // A failed request under -v: its line says how it ended, then the one error line.
-    let ran = run(&mut sim.cmd(), &["-v", "agents", "read", "999999"]);
+    let ran = run(&mut sim.cmd(), &["agents", "read", "999999", "-v"]);
     let lines: Vec<&str> = ran.stderr.lines().collect();
     assert_eq!(lines.len(), 2, "{}", ran.stderr);
     assert!(
@@ -83,7 +83,7 @@ fn very_verbose_adds_the_librarys_debug_events_and_still_no_dependency_lines() {
     let sim = Sim::start(fast());
     sim.sim
         .inject(Fault::new(FaultKind::Status(503)).on("listAgents").times(1));
-    let ran = run(&mut sim.cmd(), &["-vv", "agents", "list"]).ok();
+    let ran = run(&mut sim.cmd(), &["agents", "list", "-vv"]).ok();
     assert!(
         ran.stderr
             .contains("quantconnect_agents::retry: attempt failed attempt=1"),
@@ -101,7 +101,7 @@ fn very_verbose_adds_the_librarys_debug_events_and_still_no_dependency_lines() {
     // -v alone leaves the retry out: one line, which counts both attempts.
     sim.sim
         .inject(Fault::new(FaultKind::Status(503)).on("listAgents").times(1));
-    let ran = run(&mut sim.cmd(), &["-v", "agents", "list"]).ok();
+    let ran = run(&mut sim.cmd(), &["agents", "list", "-v"]).ok();
     assert_eq!(ran.stderr.lines().count(), 1, "{}", ran.stderr);
     assert!(ran.stderr.contains("attempts=2"), "{}", ran.stderr);
 }
@@ -109,7 +109,7 @@ fn very_verbose_adds_the_librarys_debug_events_and_still_no_dependency_lines() {
 #[test]
 fn rust_log_overrides_verbose_and_reaches_dependencies() {
     let sim = Sim::start(fast());
-    let ran = run(sim.cmd().env("RUST_LOG", "off"), &["-v", "agents", "list"]).ok();
+    let ran = run(sim.cmd().env("RUST_LOG", "off"), &["agents", "list", "-v"]).ok();
     assert_eq!(ran.stderr, "");
 
     let ran = run(
@@ -128,7 +128,7 @@ fn rust_log_overrides_verbose_and_reaches_dependencies() {
     // A filter that does not parse is said once, and -v applies instead.
     let ran = run(
         sim.cmd().env("RUST_LOG", "reqwest=loud"),
-        &["-v", "agents", "list"],
+        &["agents", "list", "-v"],
     )
     .ok();
     let lines: Vec<&str> = ran.stderr.lines().collect();
@@ -146,7 +146,7 @@ fn a_certificate_that_does_not_verify_is_one_error_line() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let port = rt.block_on(self_signed_server());
     let home = tempfile::tempdir().unwrap();
-    for args in [&["agents", "list"][..], &["-v", "agents", "list"]] {
+    for args in [&["agents", "list"][..], &["agents", "list", "-v"]] {
         let ran = run(
             bare(home.path())
                 .env("QC_API_URL", format!("https://127.0.0.1:{port}/api/v2"))
@@ -166,7 +166,7 @@ fn a_certificate_that_does_not_verify_is_one_error_line() {
         assert!(!ran.stderr.contains("ERROR"), "{}", ran.stderr);
         assert!(dependency_lines(&ran.stderr).is_empty(), "{}", ran.stderr);
         // -v adds the request's line, and nothing else.
-        let lines = if args[0] == "-v" { 2 } else { 1 };
+        let lines = if args.contains(&"-v") { 2 } else { 1 };
         assert_eq!(ran.stderr.lines().count(), lines, "{}", ran.stderr);
         ran.no_secret();
     }
