@@ -173,7 +173,7 @@ fn init_logging(verbose: u8, color: bool) {
     });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| progress::LogWriter)
         .with_ansi(color)
         .without_time()
         .with_target(with_target)

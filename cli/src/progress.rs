@@ -70,6 +70,7 @@ impl StatusLine {
         bar.set_draw_target(target);
         if ui.live {
             bar.enable_steady_tick(Duration::from_millis(120));
+            *SHOWN.lock().unwrap_or_else(|p| p.into_inner()) = Some(bar.clone());
         }
         StatusLine {
             bar,
@@ -133,6 +134,28 @@ impl StatusLine {
     /// Removes the status line.
     pub fn finish(&self) {
         self.bar.finish_and_clear();
+        SHOWN.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// The status line on the terminal, if one is: log lines are written around it.
+static SHOWN: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// stderr for log lines (`-v`, warnings): each written with the status line taken off the
+/// terminal and drawn again after it, so that neither tears the other.
+pub struct LogWriter;
+
+impl io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let shown = SHOWN.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        match shown {
+            Some(bar) => bar.suspend(|| io::stderr().write_all(buf))?,
+            None => io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        io::stderr().flush()
     }
 }
 
@@ -179,7 +202,7 @@ impl TermLike for Narrower {
 impl Drop for StatusLine {
     /// A wait abandoned (Ctrl-C drops it) leaves no half-drawn line above the advice.
     fn drop(&mut self) {
-        self.bar.finish_and_clear();
+        self.finish();
     }
 }
 
