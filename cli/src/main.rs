@@ -5,7 +5,7 @@
 //! Exit status: 0 success; 1 an API, network or configuration error; 2 a usage error; for
 //! `run`, `deployments wait` and `conversation --follow`: 3 the deployment failed, 4 it was
 //! stopped, 5 the maximum wait ran out; 128 + the signal when a stop signal ended it (130
-//! Ctrl-C, 143 SIGTERM, 129 SIGHUP).
+//! Ctrl-C, 143 SIGTERM, 129 SIGHUP), but for `simulate`, which a signal stops normally (0).
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -44,7 +44,8 @@ use crate::{
 /// ~/.lean/credentials (which `qc-agents login` writes). Exit status: 0 success, 1 API or
 /// network error, 2 usage error; for `run`, `deployments wait` and `conversation --follow`,
 /// 3 the deployment failed, 4 it was stopped, 5 the maximum wait ran out; 130 Ctrl-C (143
-/// SIGTERM, 129 SIGHUP).
+/// SIGTERM, 129 SIGHUP), except for `simulate` (0). Global options (--api-url, --timeout,
+/// --json, -v) come after the command.
 #[derive(Debug, Parser)]
 #[command(name = "qc-agents", version, max_term_width = 100)]
 struct Cli {
