@@ -1,5 +1,5 @@
-//! `qc-agents completions SHELL` and `qc-agents man`: what a shell and `man` need, made from
-//! the command's own definition.
+//! `qc-agents completions SHELL`, `qc-agents man` and `qc-agents version`: what a shell and
+//! `man` need, made from the command's own definition, and the version.
 
 use clap::{Subcommand, ValueEnum};
 use clap_complete::Shell;
@@ -18,6 +18,8 @@ pub enum Command {
     },
     /// Print the manual page (roff): `qc-agents man > qc-agents.1; man ./qc-agents.1`
     Man,
+    /// Print the version (as --version does)
+    Version,
 }
 
 /// The shells completions are made for.
@@ -55,6 +57,7 @@ pub fn run(mut cli: clap::Command, command: Command) -> Result<(), Failure> {
         Command::Man => clap_mangen::Man::new(cli)
             .render(&mut text)
             .map_err(|e| Failure::Local(format!("cannot render the manual page: {e}")))?,
+        Command::Version => text.extend(cli.render_version().into_bytes()),
     }
     output::out(String::from_utf8_lossy(&text).trim_end());
     Ok(())

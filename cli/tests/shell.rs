@@ -54,3 +54,13 @@ fn the_manual_page_is_roff_naming_the_commands() {
     assert!(page.contains(".TH qc-agents 1"), "{page:.200}");
     assert!(page.contains("deployments"), "{page:.400}");
 }
+
+#[test]
+fn version_is_a_command_too() {
+    let version = qc_agents(&["version"]);
+    assert_eq!(version, qc_agents(&["--version"]));
+    assert_eq!(
+        version,
+        format!("qc-agents {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
