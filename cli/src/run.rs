@@ -287,8 +287,9 @@ async fn flow(
         Ok(d) => Some(d.clone()),
         Err(e) => e.deployment().cloned(),
     };
-    ui.line(progress::summary(ui, &id, last.as_ref(), &waited));
+    // Without a read that worked, nothing is known to sum up: the error says what happened.
     if last.is_some() {
+        ui.line(progress::summary(ui, &id, last.as_ref(), &waited));
         made.deployment = last;
     }
     // The whole conversation, once: printed where --follow did not already, and in the JSON.

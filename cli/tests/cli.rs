@@ -1133,3 +1133,27 @@ fn global_options_show_only_where_they_apply_after_the_commands_own() {
     }
     assert!(help(&["simulate"]).contains("--verbose"));
 }
+
+#[test]
+fn a_run_whose_wait_fails_for_good_claims_no_status_it_did_not_read() {
+    use quantconnect_agents::simulator::{Fault, FaultKind};
+    let sim = Sim::start(fast());
+    sim.sim.inject(
+        Fault::new(FaultKind::Respond {
+            status: 200,
+            content_type: "application/json".into(),
+            body: r#"{"success": false, "errors": ["Invalid argument"]}"#.into(),
+        })
+        .on("readAgentDeployment"),
+    );
+    for follow in [false, true] {
+        let mut args = vec!["run", "--agent", "47", "--name", "w", "--prompt", "p"];
+        if follow {
+            args.push("--follow");
+        }
+        let ran = run(&mut sim.cmd(), &args);
+        assert_eq!(ran.code, Some(1), "{}", ran.stderr);
+        assert!(!ran.stdout.contains("still running"), "{}", ran.stdout);
+        assert!(ran.stderr.contains("readAgentDeployment"), "{}", ran.stderr);
+    }
+}
