@@ -19,7 +19,7 @@ use quantconnect_agents::{
     DeploymentStatus,
 };
 use serde_json::Value;
-use support::{wait_exit, Sim};
+use support::{finished, wait_exit, Ran, Sim};
 
 const SIGNALS: [(&str, i32); 3] = [("INT", 2), ("TERM", 15), ("HUP", 1)];
 
@@ -30,14 +30,6 @@ fn long() -> Schedule {
         running: Duration::from_secs(600),
         failure: None,
     }
-}
-
-fn send(child: &Child, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }
 
 /// Waits (bounded) until `ready` holds.
@@ -68,28 +60,14 @@ struct Ended {
 }
 
 fn finish(mut child: Child) -> Ended {
-    let status = wait_exit(&mut child, Duration::from_secs(60));
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let Ran {
+        code,
+        stdout,
+        stderr,
+    } = finished(&mut child, Duration::from_secs(60));
     let json = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {stdout}\n{stderr}"));
-    Ended {
-        code: status.code(),
-        json,
-        stderr,
-    }
+    Ended { code, json, stderr }
 }
 
 /// The server's tasks named `name`, with their deployments' ids.
@@ -157,7 +135,7 @@ fn a_signal_before_the_task_create_reports_that_nothing_exists() {
         let mut child = sim.std_cmd(&args).stdin(Stdio::piped()).spawn().unwrap();
         let stdin = child.stdin.take();
         until("the signals are caught", || catches_signals(child.id()));
-        send(&child, signal);
+        support::signal(&child, signal);
         let ended = finish(child);
         drop(stdin);
         assert_eq!(ended.code, Some(128 + number), "{}", ended.stderr);
@@ -185,7 +163,7 @@ fn a_signal_during_the_task_create_waits_for_it_and_reports_the_task() {
         until("the task create is in flight", || {
             count(&sim, "createAgentTask") == 1
         });
-        send(&child, signal);
+        support::signal(&child, signal);
         let ended = finish(child);
         assert_eq!(ended.code, Some(128 + number), "{}", ended.stderr);
         assert_eq!(ended.json["outcome"], "interrupted");
@@ -215,7 +193,7 @@ fn a_signal_after_the_task_create_during_the_deployment_create_reports_both() {
         until("the deployment create is in flight", || {
             count(&sim, "createAgentDeployment") == 1
         });
-        send(&child, signal);
+        support::signal(&child, signal);
         let ended = finish(child);
         assert_eq!(ended.code, Some(128 + number), "{}", ended.stderr);
         assert_eq!(ended.json["outcome"], "interrupted");
@@ -249,7 +227,7 @@ fn a_signal_after_the_deployment_create_reports_it_running() {
         until("the deployment is waited for", || {
             count(&sim, "readAgentDeployment") >= 1
         });
-        send(&child, signal);
+        support::signal(&child, signal);
         let ended = finish(child);
         assert_eq!(ended.code, Some(128 + number), "{}", ended.stderr);
         assert_eq!(ended.json["outcome"], "interrupted");
@@ -275,12 +253,12 @@ fn a_second_signal_exits_at_once_saying_what_is_unknown() {
     until("the task create is in flight", || {
         count(&sim, "createAgentTask") == 1
     });
-    send(&child, "TERM");
+    support::signal(&child, "TERM");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut first = String::new();
     stderr.read_line(&mut first).unwrap();
     assert!(first.contains("waiting for the task create"), "{first}");
-    send(&child, "INT");
+    support::signal(&child, "INT");
     let status = wait_exit(&mut child, Duration::from_secs(10));
     assert_eq!(status.code(), Some(130));
     let mut stdout = String::new();
@@ -426,23 +404,13 @@ fn a_signal_while_following_a_conversation_says_how_to_resume_or_stop() {
         until("the conversation is read", || {
             count(&sim, "readAgentConversation") >= 1
         });
-        send(&child, signal);
-        let status = wait_exit(&mut child, Duration::from_secs(60));
-        let mut stderr = String::new();
-        let mut stdout = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        assert_eq!(status.code(), Some(128 + number), "{stderr}");
+        support::signal(&child, signal);
+        let Ran {
+            code,
+            stdout,
+            stderr,
+        } = finished(&mut child, Duration::from_secs(60));
+        assert_eq!(code, Some(128 + number), "{stderr}");
         assert!(
             stdout.contains("  Keep going"),
             "the prompt shows at once: {stdout}"

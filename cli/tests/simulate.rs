@@ -5,14 +5,13 @@
 mod support;
 
 use std::{
-    io::Read as _,
     net::TcpListener,
     path::{Path, PathBuf},
     process::{Child, Command as StdCommand, Stdio},
     time::{Duration, Instant},
 };
 
-use support::{bare, run, wait_exit, Ran, BIN, TOKEN, USER};
+use support::{bare, finished, run, Ran, BIN, TOKEN, USER};
 
 /// A `qc-agents simulate` in the background, and the env file it writes.
 struct Background {
@@ -87,32 +86,8 @@ impl Background {
 
     /// Sends `signal` (`TERM`, `HUP`, `INT`) and returns the exit code, stdout and stderr.
     fn stop(mut self, signal: &str) -> Ran {
-        let sent = StdCommand::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let status = wait_exit(&mut self.child, Duration::from_secs(30));
-        let (mut stdout, mut stderr) = (String::new(), String::new());
-        let child = &mut self.child;
-        child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
-        Ran {
-            code: status.code(),
-            stdout,
-            stderr,
-        }
+        support::signal(&self.child, signal);
+        finished(&mut self.child, Duration::from_secs(30))
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)] // Each test file uses a part.
 
 use std::{
+    io::Read as _,
     path::Path,
     process::{Child, Command as StdCommand, ExitStatus, Stdio},
     time::{Duration, Instant},
@@ -211,11 +212,40 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> ExitStatus {
     }
 }
 
-/// Sends SIGINT to `child`, as Ctrl-C does.
-pub fn interrupt(child: &Child) {
+/// Waits (bounded) for `child` to exit, then reads what it wrote on stdout and stderr
+/// (both piped, neither taken).
+pub fn finished(child: &mut Child, within: Duration) -> Ran {
+    let status = wait_exit(child, within);
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    Ran {
+        code: status.code(),
+        stdout,
+        stderr,
+    }
+}
+
+/// Sends `signal` (`INT`, `TERM`, `HUP`) to `child`, as `kill -SIGNAL` does.
+pub fn signal(child: &Child, signal: &str) {
     let status = StdCommand::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// Sends SIGINT to `child`, as Ctrl-C does.
+pub fn interrupt(child: &Child) {
+    signal(child, "INT");
 }
