@@ -174,9 +174,8 @@ struct Follow<D, C, U> {
     delays: u32,
     polls: u32,
     tracker: Tracker,
+    /// The deployment as last read: its status is the one last reported.
     last: Option<AgentDeployment>,
-    /// The status last reported, once one was.
-    status: Option<Option<DeploymentStatus>>,
     ready: VecDeque<ConversationEvent>,
     done: bool,
 }
@@ -209,7 +208,6 @@ where
         polls: 0,
         tracker: Tracker::default(),
         last: None,
-        status: None,
         ready: VecDeque::new(),
         done: false,
     };
@@ -261,8 +259,7 @@ where
                 .status
                 .as_ref()
                 .is_some_and(DeploymentStatus::is_terminal);
-            if st.status.as_ref() != Some(&deployment.status) {
-                st.status = Some(deployment.status.clone());
+            if st.last.as_ref().map(|d| &d.status) != Some(&deployment.status) {
                 st.ready.push_back(ConversationEvent::StatusChanged {
                     deployment: Box::new(deployment.clone()),
                 });
