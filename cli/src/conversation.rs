@@ -85,12 +85,8 @@ async fn follow(ctx: &Context, client: &Client, args: &Args) -> Result<(), Failu
     };
     status.finish();
     let waited = followed.waited;
-    let last = match &waited.outcome {
-        Ok(d) => Some(d),
-        Err(e) => e.deployment(),
-    };
-    if last.is_some() {
-        ui.line(progress::summary(ui, &args.id, last, &waited));
+    if let Some(summary) = waited.summary(ui, &args.id) {
+        ui.line(summary);
     }
     waited.outcome.map(drop).map_err(Failure::from)
 }

@@ -187,18 +187,13 @@ async fn wait(ctx: &Context, id: &str, max_wait: Duration) -> Result<(), Failure
         }
     };
     line.finish();
-    let last = match &waited.outcome {
-        Ok(d) => Some(d),
-        Err(e) => e.deployment(),
-    };
-    if ui.json {
-        if let Some(d) = last {
+    if let Some(d) = waited.last() {
+        if ui.json {
             ui.json(d);
+        } else {
+            output::out(waited.summary(ui, id).unwrap_or_default());
+            output::out(output::deployment_view(d, ui.color_out));
         }
-    } else if let Some(d) = last {
-        // Without a read that worked there is nothing to sum up: the error says it all.
-        output::out(progress::summary(ui, id, last, &waited));
-        output::out(output::deployment_view(d, ui.color_out));
     }
     waited.outcome.map(drop).map_err(Failure::from)
 }

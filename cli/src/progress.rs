@@ -227,20 +227,31 @@ pub async fn wait_for(client: &Client, id: &str, max_wait: Duration, line: &Stat
     }
 }
 
-/// `deployment A-1 Completed after 4.0s (3 reads)`, coloured by status.
-pub fn summary(ui: Ui, id: &str, deployment: Option<&AgentDeployment>, waited: &Waited) -> String {
-    let status = deployment.map_or_else(|| "still running".into(), status_text);
-    let style = status_style(deployment.and_then(|d| d.status.as_ref()));
-    let reads = waited
-        .reads
-        .map(|reads| format!(" ({reads} reads)"))
-        .unwrap_or_default();
-    format!(
-        "deployment {} {} after {}{reads}",
-        line(id),
-        paint(ui.color_out, style, &status),
-        elapsed(waited.elapsed),
-    )
+impl Waited {
+    /// The deployment as last read, when a read worked.
+    pub fn last(&self) -> Option<&AgentDeployment> {
+        match &self.outcome {
+            Ok(deployment) => Some(deployment),
+            Err(e) => e.deployment(),
+        }
+    }
+
+    /// `deployment A-1 Completed after 4.0s (3 reads)`, coloured by status; nothing when
+    /// no read worked, as then no status is known (the error says what happened).
+    pub fn summary(&self, ui: Ui, id: &str) -> Option<String> {
+        let deployment = self.last()?;
+        let style = status_style(deployment.status.as_ref());
+        let reads = self
+            .reads
+            .map(|reads| format!(" ({reads} reads)"))
+            .unwrap_or_default();
+        Some(format!(
+            "deployment {} {} after {}{reads}",
+            line(id),
+            paint(ui.color_out, style, &status_text(deployment)),
+            elapsed(self.elapsed),
+        ))
+    }
 }
 
 /// Tells the user how to pick up deployment `id` again (with `follow`, its conversation)

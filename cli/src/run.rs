@@ -283,14 +283,11 @@ async fn flow(
         };
     };
 
-    let last = match &waited.outcome {
-        Ok(d) => Some(d.clone()),
-        Err(e) => e.deployment().cloned(),
-    };
-    // Without a read that worked, nothing is known to sum up: the error says what happened.
-    if last.is_some() {
-        ui.line(progress::summary(ui, &id, last.as_ref(), &waited));
-        made.deployment = last;
+    if let Some(summary) = waited.summary(ui, &id) {
+        ui.line(summary);
+    }
+    if let Some(last) = waited.last() {
+        made.deployment = Some(last.clone());
     }
     // The whole conversation, once: printed where --follow did not already, and in the JSON.
     let conversation = stop
