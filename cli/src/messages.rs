@@ -8,8 +8,8 @@ use anstyle::{AnsiColor, Style};
 use futures_util::StreamExt as _;
 use quantconnect_agents::{
     types::{AgentConversation, AgentConversationMessage, AgentConversationMessagePart},
-    wait::{ConversationEvent, WaitError},
-    Client, DeploymentStatus, PartKind, Role, ToolCallState,
+    wait::{self, ConversationEvent, WaitError},
+    Client, PartKind, Role, ToolCallState,
 };
 use serde_json::{Map, Value};
 
@@ -235,7 +235,7 @@ pub async fn follow(
                 completed.insert(message_id);
             }
             ConversationEvent::DeploymentEnded { deployment } => {
-                outcome = Some(ended(*deployment));
+                outcome = Some(wait::outcome(*deployment));
             }
             _ => {}
         }
@@ -259,18 +259,6 @@ pub async fn follow(
             reads: None,
         },
         completed,
-    }
-}
-
-/// What a waiter returns for a deployment that ended.
-fn ended(
-    deployment: quantconnect_agents::types::AgentDeployment,
-) -> Result<quantconnect_agents::types::AgentDeployment, WaitError> {
-    let deployment = Box::new(deployment);
-    match deployment.status {
-        Some(DeploymentStatus::Failed) => Err(WaitError::Failed { deployment }),
-        Some(DeploymentStatus::Stopped) => Err(WaitError::Stopped { deployment }),
-        _ => Ok(*deployment),
     }
 }
 

@@ -95,6 +95,26 @@ impl WaitError {
     }
 }
 
+/// What a wait returns for a deployment that has ended: the deployment when it
+/// `Completed`, [`WaitError::Failed`] or [`WaitError::Stopped`] otherwise. For the deployment
+/// a follower's [`ConversationEvent::DeploymentEnded`] carries, say. A deployment that has
+/// not ended ([`DeploymentStatus::is_terminal`]) comes back as `Ok` too.
+///
+/// ```
+/// use quantconnect_agents::{types::AgentDeployment, wait, DeploymentStatus};
+///
+/// let failed = AgentDeployment { status: Some(DeploymentStatus::Failed), ..Default::default() };
+/// assert!(matches!(wait::outcome(failed), Err(wait::WaitError::Failed { .. })));
+/// ```
+pub fn outcome(deployment: AgentDeployment) -> Result<AgentDeployment, WaitError> {
+    let deployment = Box::new(deployment);
+    match deployment.status {
+        Some(DeploymentStatus::Failed) => Err(WaitError::Failed { deployment }),
+        Some(DeploymentStatus::Stopped) => Err(WaitError::Stopped { deployment }),
+        _ => Ok(*deployment),
+    }
+}
+
 fn id_of(deployment: &AgentDeployment) -> &str {
     deployment.deployment_id.as_deref().unwrap_or("(no id)")
 }

@@ -256,22 +256,12 @@ where
                     log_status(deployment_id, &deployment);
                     on_status_change(&deployment);
                 }
-                match &deployment.status {
-                    Some(DeploymentStatus::Completed) => return Ok(deployment),
-                    Some(DeploymentStatus::Failed) => {
-                        return Err(WaitError::Failed {
-                            deployment: Box::new(deployment),
-                        })
-                    }
-                    Some(DeploymentStatus::Stopped) => {
-                        return Err(WaitError::Stopped {
-                            deployment: Box::new(deployment),
-                        })
-                    }
-                    Some(DeploymentStatus::InQueue)
-                    | Some(DeploymentStatus::Running)
-                    | Some(DeploymentStatus::Unknown(_))
-                    | None => {}
+                if deployment
+                    .status
+                    .as_ref()
+                    .is_some_and(DeploymentStatus::is_terminal)
+                {
+                    return super::outcome(deployment);
                 }
                 last = Some(deployment);
             }
