@@ -2,7 +2,7 @@
 //! live while its deployment runs (`--follow`), event by event from the library's
 //! follower, as lines for people or as NDJSON.
 
-use std::{collections::HashSet, time::Instant};
+use std::{collections::HashMap, time::Instant};
 
 use anstyle::{AnsiColor, Style};
 use futures_util::StreamExt as _;
@@ -26,6 +26,22 @@ pub fn message_view(m: &AgentConversationMessage, color: bool) -> String {
         lines.extend(part_lines(part, color));
     }
     lines.join("\n")
+}
+
+/// The parts of `m` after the first `shown`, under its header; nothing when they show
+/// nothing: the rest of a message that following showed in part.
+pub fn rest_of_message(m: &AgentConversationMessage, shown: usize, color: bool) -> Option<String> {
+    let lines: Vec<String> = m
+        .parts
+        .iter()
+        .skip(shown)
+        .flat_map(|p| part_lines(p, color))
+        .collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let header = header(m.role.as_ref(), m.time.as_deref(), color);
+    Some(format!("{header}\n{}", lines.join("\n")))
 }
 
 /// The closing line of a conversation: its status and token totals.
@@ -181,12 +197,13 @@ fn tool_errors(output: &Map<String, Value>) -> String {
     }
 }
 
-/// What following found: how the deployment ended, and which messages were shown whole.
+/// What following found: how the deployment ended, and how much of each message it showed.
 pub struct Followed {
     /// The outcome, as a wait reports it; no read count, as the follower keeps none.
     pub waited: Waited,
-    /// The ids of the messages shown to their end.
-    pub completed: HashSet<String>,
+    /// How many parts of each message were shown, by message id (as the follower keys
+    /// them): a message that ended the follow half shown has its rest shown after.
+    pub shown: HashMap<String, usize>,
 }
 
 /// Follows deployment `id`'s conversation until it ends: each event printed as it comes
@@ -202,7 +219,7 @@ pub async fn follow(
     let started = Instant::now();
     let stream = client.follow_conversation(id).max_wait(max_wait).events();
     let mut stream = std::pin::pin!(stream);
-    let mut completed = HashSet::new();
+    let mut shown = HashMap::new();
     let mut outcome = None;
     while let Some(event) = stream.next().await {
         let event = match event {
@@ -214,6 +231,15 @@ pub async fn follow(
         };
         if ui.json {
             status.print(output::JsonLine(&event));
+        }
+        match &event {
+            ConversationEvent::MessageStarted { message_id, .. } => {
+                shown.insert(message_id.clone(), 0);
+            }
+            ConversationEvent::Part { message_id, .. } => {
+                *shown.entry(message_id.clone()).or_default() += 1;
+            }
+            _ => {}
         }
         match event {
             ConversationEvent::StatusChanged { deployment } => status.status(&deployment),
@@ -230,9 +256,6 @@ pub async fn follow(
                 for text in part_lines(&part, ui.color_out) {
                     status.print(text);
                 }
-            }
-            ConversationEvent::MessageCompleted { message_id } => {
-                completed.insert(message_id);
             }
             ConversationEvent::DeploymentEnded { deployment } => {
                 outcome = Some(wait::outcome(*deployment));
@@ -258,7 +281,7 @@ pub async fn follow(
             elapsed: started.elapsed(),
             reads: None,
         },
-        completed,
+        shown,
     }
 }
 

@@ -3,7 +3,7 @@
 //! --keep or the run did not complete. A signal meanwhile lets the request in flight
 //! answer, so that the report ([`outcome`](crate::outcome)) says exactly what exists.
 
-use std::{collections::HashSet, path::PathBuf, time::Duration};
+use std::{collections::HashMap, path::PathBuf, time::Duration};
 
 use quantconnect_agents::{
     types::{AgentConversation, AgentConversationMessage},
@@ -245,10 +245,10 @@ async fn flow(
         let wait = async {
             if args.follow {
                 let followed = messages::follow(&client, ui, &id, args.max_wait, &status).await;
-                (followed.waited, followed.completed)
+                (followed.waited, followed.shown)
             } else {
                 let waited = progress::wait_for(&client, &id, args.max_wait, &status).await;
-                (waited, HashSet::new())
+                (waited, HashMap::new())
             }
         };
         tokio::select! {
@@ -264,7 +264,7 @@ async fn flow(
             }
         }
     };
-    let Some((waited, printed)) = waited else {
+    let Some((waited, shown)) = waited else {
         // Its status now, for the report; a second signal leaves the last one known.
         let read = stop
             .settle("the deployment's status", client.read_agent_deployment(&id))
@@ -296,7 +296,7 @@ async fn flow(
         .map_err(Failure::Interrupted)?;
     if let Ok(conversation) = &conversation {
         if !ui.json {
-            print_rest(ui, conversation, &printed);
+            print_rest(ui, conversation, &shown);
         }
     }
     made.conversation = conversation.as_ref().ok().cloned();
@@ -335,11 +335,17 @@ fn message_key(index: usize, message: &AgentConversationMessage) -> String {
     message.id.clone().unwrap_or_else(|| format!("#{index}"))
 }
 
-/// Prints the messages of `conversation` not already printed whole, then its footer.
-fn print_rest(ui: Ui, conversation: &AgentConversation, printed: &HashSet<String>) {
+/// Prints what `--follow` did not show of `conversation` (all of it without --follow): the
+/// messages it did not start, the rest of those it showed in part; then the footer.
+fn print_rest(ui: Ui, conversation: &AgentConversation, shown: &HashMap<String, usize>) {
     for (index, message) in conversation.messages.iter().enumerate() {
-        if !printed.contains(&message_key(index, message)) {
-            output::out(messages::message_view(message, ui.color_out));
+        match shown.get(&message_key(index, message)) {
+            None => output::out(messages::message_view(message, ui.color_out)),
+            Some(&parts) => {
+                if let Some(rest) = messages::rest_of_message(message, parts, ui.color_out) {
+                    output::out(rest);
+                }
+            }
         }
     }
     output::out(messages::conversation_footer(conversation));

@@ -241,3 +241,20 @@ fn run_follow_json_streams_one_json_event_per_line_then_the_outcome() {
     assert!(!lines[first_reasoning].1, "{lines:#?}");
     assert_eq!(events.last().unwrap()["event"], "deployment_ended");
 }
+
+#[test]
+fn a_follow_cut_short_by_the_max_wait_shows_the_rest_once_after_it() {
+    let server = Server::start();
+    // At 9 s the tool call is shown and the second reasoning not settled yet.
+    let (lines, code) = run_follow(&server, &["--max-wait", "9s"]);
+    assert_eq!(code, 5, "{lines:#?}");
+    let texts: Vec<&str> = lines.iter().map(|(text, _)| text.as_str()).collect();
+    for wanted in [
+        "  (thinking) Reading the data first.",
+        "  tool read_file data.csv: done",
+        "  (thinking) Now the backtest.",
+    ] {
+        let count = texts.iter().filter(|t| **t == wanted).count();
+        assert_eq!(count, 1, "{wanted:?} once in {texts:#?}");
+    }
+}
